@@ -1,0 +1,102 @@
+/*
+ * /etc/subid.conf: "key = value" lines, '#' comments.  One parser for the
+ * PAM module, the libsubid plugin and subidctl.
+ */
+#ifndef SUBID_CONFIG_H
+#define SUBID_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "subid_log.h"
+#include "subid_range.h"
+
+#ifndef SUBID_CONF_PATH
+#define SUBID_CONF_PATH "/etc/subid.conf"
+#endif
+#ifndef SUBID_DB_PATH
+#define SUBID_DB_PATH "/var/lib/subid/subid.db"
+#endif
+#define SUBID_LOGIN_DEFS "/etc/login.defs"
+#define SUBID_SUBUID_PATH "/etc/subuid"
+#define SUBID_SUBGID_PATH "/etc/subgid"
+
+#define SUBID_DEFAULT_RANGE_MIN UINT64_C(2147483648)
+#define SUBID_DEFAULT_RANGE_MAX UINT64_C(4294836224)
+#define SUBID_DEFAULT_RANGE_COUNT UINT64_C(65536)
+#define SUBID_CONF_MAX_LINE 4096
+#define SUBID_CONF_MAX_LIST 256
+
+enum subid_store_kind {
+	SUBID_STORE_LOCAL = 0,
+};
+
+/* What login.defs says about real account IDs. */
+struct subid_logindefs {
+	uint64_t uid_min, uid_max;
+	uint64_t gid_min, gid_max;
+};
+
+struct subid_strlist {
+	char **v;
+	size_t n;
+};
+
+struct subid_config {
+	enum subid_store_kind store;
+	char *db_path;
+	uint64_t range_min;	/* pool start, inclusive */
+	uint64_t range_max;	/* pool end, exclusive */
+	uint64_t range_count;	/* IDs per owner */
+	uint64_t uid_min;	/* owners below are skipped */
+	bool files;		/* also serve /etc/subuid, /etc/subgid */
+	struct subid_strlist skip_users;
+	struct subid_strlist skip_groups;
+	struct subid_interval *reserved;	/* never handed out (inclusive A-B in the file) */
+	size_t n_reserved;
+	struct subid_logindefs logindefs;
+};
+
+/* Reads login.defs (missing file or keys: 1000..60000). -1 only on read errors. */
+int subid_logindefs_load(const char *path, struct subid_logindefs *ld);
+
+/* Defaults; uid_min comes from ld->uid_min. 0, or -1 when out of memory. */
+int subid_config_defaults(struct subid_config *cfg, const struct subid_logindefs *ld);
+
+/*
+ * Parse lines from fp into cfg (which holds defaults).  name is used in
+ * "name:line: problem" messages.  Returns the number of bad lines (0 = good),
+ * -1 on I/O or memory error.  Every bad line is logged.
+ */
+int subid_config_parse(struct subid_config *cfg, FILE *fp, const char *name, const struct subid_log *log);
+
+/*
+ * IDs that belong to real accounts and must never be inside a subordinate
+ * range: 0 .. max(UID_MAX, GID_MAX, 65535) from login.defs (65534/65535 are
+ * nobody/nogroup and (uint16_t)-1).
+ */
+void subid_config_real_ids(const struct subid_config *cfg, struct subid_interval *out);
+
+/* Cross-key checks (pool inside ID space, count fits, no overlap with real IDs). 0 or -1, logged. */
+int subid_config_validate(const struct subid_config *cfg, const char *name, const struct subid_log *log);
+
+/*
+ * Open path hostilely (absolute, O_NOFOLLOW, regular file, owned by
+ * owner_uid, not group/other-writable), then defaults + parse + validate.
+ * ld_path is login.defs.  0 on success; -1 on any problem (logged), with cfg
+ * freed.  The production callers pass owner_uid 0.
+ */
+int subid_config_load(struct subid_config *cfg, const char *path, const char *ld_path,
+		      uid_t owner_uid, const struct subid_log *log);
+
+void subid_config_free(struct subid_config *cfg);
+
+/* Open a file for reading the way config and store files must be opened. fd or -1 (errno set; EPERM for an unsafe owner/mode). */
+int subid_open_trusted(const char *path, uid_t owner_uid);
+
+/* Strict unsigned parse: decimal only, no sign, no junk, no overflow. */
+bool subid_parse_u64(const char *s, uint64_t *out);
+
+#endif

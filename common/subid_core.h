@@ -1,0 +1,49 @@
+/*
+ * What the three front ends do, over config + store + files + NSS.
+ * pam_subid calls subid_core_ensure(); the libsubid plugin calls the
+ * subid_core_{list,has,owners}() functions.
+ */
+#ifndef SUBID_CORE_H
+#define SUBID_CORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <shadow/subid.h>
+
+#include "subid_config.h"
+#include "subid_log.h"
+#include "subid_store.h"
+
+/* Where the core looks; production uses the compiled-in paths and owner 0. */
+struct subid_paths {
+	const char *conf;
+	const char *login_defs;
+	const char *subuid;
+	const char *subgid;
+	uid_t trusted_uid;	/* owner required of config and store files */
+};
+
+extern const struct subid_paths subid_default_paths;
+
+enum subid_ensure_rc {
+	SUBID_ENSURE_OK = 0,		/* user owns both ranges now */
+	SUBID_ENSURE_SKIPPED,		/* root, below uid_min, skip_users/skip_groups */
+	SUBID_ENSURE_UNKNOWN_USER,
+	SUBID_ENSURE_ERROR,		/* config, store, NSS or pool problem; logged */
+};
+
+enum subid_ensure_rc subid_core_ensure(const struct subid_config *cfg, const struct subid_paths *paths,
+				       const char *user, const struct subid_log *log,
+				       struct subid_grant *uid_range, struct subid_grant *gid_range);
+
+/* libsubid plugin semantics (see DESIGN.md, "The libsubid plugin contract"). */
+enum subid_status subid_core_list(const struct subid_paths *paths, const struct subid_log *log,
+				  const char *owner, enum subid_type type,
+				  struct subid_range **ranges, int *count);
+enum subid_status subid_core_has(const struct subid_paths *paths, const struct subid_log *log,
+				 const char *owner, unsigned long start, unsigned long count,
+				 enum subid_type type, bool *result);
+enum subid_status subid_core_owners(const struct subid_paths *paths, const struct subid_log *log,
+				    unsigned long id, enum subid_type type, uid_t **uids, int *count);
+
+#endif

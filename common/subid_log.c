@@ -1,0 +1,26 @@
+#include "config.h"
+
+#include <stddef.h>
+
+#include "subid_log.h"
+
+void
+subid_log(const struct subid_log *log, int prio, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (log == NULL || log->fn == NULL)
+		return;
+	if (prio == LOG_DEBUG && !log->debug)
+		return;
+	va_start(ap, fmt);
+	log->fn(log->ctx, prio, fmt, ap);
+	va_end(ap);
+}
+
+void
+subid_log_syslog(void *ctx, int prio, const char *fmt, va_list ap)
+{
+	(void)ctx;
+	vsyslog(LOG_AUTHPRIV | prio, fmt, ap);
+}

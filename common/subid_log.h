@@ -1,0 +1,24 @@
+/*
+ * Logging seam of the core: the PAM module logs through pam_syslog, the
+ * libsubid plugin through syslog(3) without openlog, subidctl to stderr.
+ * The core never picks a destination itself.
+ */
+#ifndef SUBID_LOG_H
+#define SUBID_LOG_H
+
+#include <stdarg.h>
+#include <syslog.h>
+
+struct subid_log {
+	void (*fn)(void *ctx, int prio, const char *fmt, va_list ap);
+	void *ctx;
+	int debug;		/* LOG_DEBUG lines are dropped unless set */
+};
+
+void subid_log(const struct subid_log *log, int prio, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* syslog(3) with LOG_AUTHPRIV and no openlog(): the host keeps its ident. */
+void subid_log_syslog(void *ctx, int prio, const char *fmt, va_list ap);
+
+#endif

@@ -1,0 +1,83 @@
+/*
+ * The embedded store: one SQLite database, rollback journal, owned by root,
+ * 0644 in a 0755 directory so unprivileged readers (podman, getsubids) can
+ * read it.  Keyed by owner uid; one subuid and one subgid range per owner.
+ *
+ * Tables: ranges(uid, kind, start, count, name, granted) and free(start, end),
+ * the free-span index over the pool that makes allocation cost independent
+ * of the number of owners.  free is derived from ranges and the pool; it is
+ * rebuilt in the allocating transaction whenever the pool settings change.
+ */
+#ifndef SUBID_STORE_H
+#define SUBID_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "subid_log.h"
+#include "subid_range.h"
+
+enum subid_kind {
+	SUBID_KIND_UID = 1,	/* same values as libsubid's enum subid_type */
+	SUBID_KIND_GID = 2,
+};
+
+struct subid_store;
+
+struct subid_grant {
+	uint64_t start;
+	uint64_t count;
+};
+
+struct subid_pool {
+	uint64_t min, max, count;	/* [min, max), count IDs per owner */
+};
+
+enum {
+	SUBID_STORE_OK = 0,
+	SUBID_STORE_NOTFOUND = 1,
+	SUBID_STORE_ERR = -1,		/* logged */
+	SUBID_STORE_FULL = -2,		/* pool exhausted, logged */
+};
+
+/*
+ * Read-write open (root): creates the directory 0755 and the database 0644
+ * when missing, and the schema.  Refuses a database or directory that is not
+ * owned by owner_uid or is group/other-writable.
+ */
+int subid_store_open_rw(struct subid_store **st, const char *path, uid_t owner_uid,
+			const struct subid_log *log);
+
+/*
+ * Read-only open (the plugin, any euid): never creates or writes.
+ * SUBID_STORE_NOTFOUND when the database does not exist (no grants yet),
+ * SUBID_STORE_ERR when it is unsafe or unreadable.  Waits on a writer's lock.
+ */
+int subid_store_open_ro(struct subid_store **st, const char *path, uid_t owner_uid,
+			const struct subid_log *log);
+
+void subid_store_close(struct subid_store *st);
+
+/* OK / NOTFOUND / ERR. */
+int subid_store_get(struct subid_store *st, uid_t uid, enum subid_kind kind, struct subid_grant *out);
+
+/* Owner whose range of kind contains id: OK / NOTFOUND / ERR. */
+int subid_store_owner_of(struct subid_store *st, enum subid_kind kind, uint64_t id, uid_t *uid);
+
+/*
+ * Make sure uid owns one range of each kind, allocating the missing ones in
+ * one BEGIN IMMEDIATE transaction with first fit over the pool, never
+ * overlapping another owner's range (of either kind) or any interval in
+ * taken[] (the /etc/subuid, /etc/subgid entries and reserved intervals).  Both
+ * ranges of a new owner start at the same number.  *granted tells whether
+ * anything was written.  OK / ERR / FULL.
+ */
+int subid_store_ensure(struct subid_store *st, uid_t uid, const char *name, const struct subid_pool *pool,
+		       const struct subid_interval *taken, size_t ntaken,
+		       struct subid_grant *uid_range, struct subid_grant *gid_range, bool *granted);
+
+/* Drop both ranges of uid (they become free again).  OK / NOTFOUND / ERR. */
+int subid_store_release(struct subid_store *st, uid_t uid);
+
+#endif
