@@ -18,7 +18,7 @@ subid_log(const struct subid_log *log, int prio, const char *fmt, ...)
 	va_end(ap);
 }
 
-void
+__attribute__((format(printf, 3, 0))) void
 subid_log_syslog(void *ctx, int prio, const char *fmt, va_list ap)
 {
 	(void)ctx;

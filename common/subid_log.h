@@ -10,7 +10,7 @@
 #include <syslog.h>
 
 struct subid_log {
-	void (*fn)(void *ctx, int prio, const char *fmt, va_list ap);
+	void (*fn)(void *ctx, int prio, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 	void *ctx;
 	int debug;		/* LOG_DEBUG lines are dropped unless set */
 };
@@ -19,6 +19,7 @@ void subid_log(const struct subid_log *log, int prio, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* syslog(3) with LOG_AUTHPRIV and no openlog(): the host keeps its ident. */
-void subid_log_syslog(void *ctx, int prio, const char *fmt, va_list ap);
+void subid_log_syslog(void *ctx, int prio, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 
 #endif

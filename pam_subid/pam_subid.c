@@ -27,7 +27,7 @@ struct pam_subid_opts {
 	bool strict;
 };
 
-static void
+__attribute__((format(printf, 3, 0))) static void
 log_pam(void *ctx, int prio, const char *fmt, va_list ap)
 {
 	pam_vsyslog((pam_handle_t *)ctx, prio, fmt, ap);
