@@ -76,20 +76,16 @@ subid_intervals_cover(const struct subid_interval *v, size_t n, uint64_t start, 
 	return pos >= end;
 }
 
-/* Smallest x >= v with x ≡ base (mod align); false on overflow. */
+/* Smallest x >= v with x ≡ base (mod align); false when it would pass 2^64. */
 static bool
 align_up(uint64_t v, uint64_t base, uint64_t align, uint64_t *out)
 {
-	uint64_t k;
+	uint64_t phase = base % align, r = v % align, add;
 
-	if (v <= base) {
-		*out = base;
-		return true;
-	}
-	k = (v - base + align - 1) / align;
-	if (k > (UINT64_MAX - base) / align)
+	add = r <= phase ? phase - r : align - (r - phase);
+	if (add > UINT64_MAX - v)
 		return false;
-	*out = base + k * align;
+	*out = v + add;
 	return true;
 }
 

@@ -625,6 +625,7 @@ subid_store_ensure(struct subid_store *st, uid_t uid, const char *name, const st
 		   const struct subid_interval *taken, size_t ntaken,
 		   struct subid_grant *uid_range, struct subid_grant *gid_range, bool *granted)
 {
+	struct subid_interval *sorted = NULL;
 	bool name_ok;
 	int have, rc;
 	uint64_t slot = 0;
@@ -659,7 +660,18 @@ subid_store_ensure(struct subid_store *st, uid_t uid, const char *name, const st
 		rc = free_index_current(st, pool);
 		if (rc < 0 || (rc == 0 && free_index_rebuild(st, pool) != 0))
 			return rollback(st, SUBID_STORE_ERR);
-		rc = find_slot(st, pool, taken, ntaken, &slot);
+		/* first fit needs the taken intervals sorted and merged */
+		if (ntaken > 0) {
+			sorted = malloc(ntaken * sizeof(*sorted));
+			if (sorted == NULL) {
+				subid_log(st->log, LOG_CRIT, "store=%s out of memory", st->path);
+				return rollback(st, SUBID_STORE_ERR);
+			}
+			memcpy(sorted, taken, ntaken * sizeof(*sorted));
+			ntaken = subid_intervals_normalize(sorted, ntaken);
+		}
+		rc = find_slot(st, pool, sorted, ntaken, &slot);
+		free(sorted);
 		if (rc != SUBID_STORE_OK) {
 			if (rc == SUBID_STORE_FULL)
 				subid_log(st->log, LOG_ERR, "store=%s uid=%u pool [%llu, %llu) exhausted: "

@@ -69,7 +69,8 @@ int subid_store_owner_of(struct subid_store *st, enum subid_kind kind, uint64_t 
  * Make sure uid owns one range of each kind, allocating the missing ones in
  * one BEGIN IMMEDIATE transaction with first fit over the pool, never
  * overlapping another owner's range (of either kind) or any interval in
- * taken[] (the /etc/subuid, /etc/subgid entries and reserved intervals).  Both
+ * taken[] (the /etc/subuid, /etc/subgid entries and reserved intervals; any
+ * order).  Both
  * ranges of a new owner start at the same number.  *granted tells whether
  * anything was written.  OK / ERR / FULL.
  */
