@@ -157,6 +157,7 @@ check_true() {
 }
 
 finish() {
+	_sanitizer_reports
 	if [ "$T_FAIL" -gt 0 ] && [ -n "$SYSLOG_FILE" ] && [ -s "$SYSLOG_FILE" ]; then
 		diag "last syslog lines:"
 		grep -v 'subid-test-sync-' "$SYSLOG_FILE" | tail -n 30 | sed 's/^/#   | /'
@@ -169,6 +170,44 @@ finish() {
 
 # Escape a literal string for use in an ERE.
 rx() { printf '%s' "$1" | sed 's/[][\.*^$+?(){}|/]/\\&/g'; }
+
+# ---- sanitizer builds ----------------------------------------------------------------
+# With SUBID_SANITIZE=1 (tests/ci.sh, after configuring with
+# -fsanitize=address,undefined) the modules need libasan loaded first in the
+# uninstrumented hosts (pamtester, getsubids, python): preload it in the whole
+# test.  Reports go to files under $SAN_DIR, and finish() fails on any.
+SAN_DIR=
+if [ -n "${SUBID_SANITIZE:-}" ]; then
+	SAN_DIR=${SUBID_SAN_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/subid-san.XXXXXX")}
+	chmod 1777 "$SAN_DIR"
+	export SUBID_SAN_DIR=$SAN_DIR
+	SAN_LIB=$(readlink -f "$(gcc -print-file-name=libasan.so)")
+	LD_PRELOAD=$(basename "$SAN_LIB" | sed 's/\(\.so\.[0-9]*\).*/\1/')
+	export LD_PRELOAD
+	export ASAN_OPTIONS="detect_leaks=0:verify_asan_link_order=0:log_path=$SAN_DIR/asan"
+	export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$SAN_DIR/ubsan"
+fi
+
+# setuid newuidmap/newgidmap preload only set-user-ID libraries from the
+# standard directories: inside the namespace, an overlay over libasan's
+# directory gives a copy the bit.  Nothing changes outside the namespace.
+_sanitizer_setuid() {
+	[ -n "${SUBID_SANITIZE:-}" ] || return 0
+	_overlay "$(dirname "$SAN_LIB")"
+	chmod u+s "$SAN_LIB"
+}
+
+_sanitizer_reports() {
+	[ -n "$SAN_DIR" ] && [ -d "$SAN_DIR" ] || return 0
+	local f n=0
+	for f in "$SAN_DIR"/asan.* "$SAN_DIR"/ubsan.*; do
+		[ -s "$f" ] || continue
+		n=$((n + 1))
+		not_ok "sanitizer report $(basename "$f")"
+		head -n 30 "$f" | sed 's/^/#   | /'
+	done
+	[ "$n" -gt 0 ] || ok "no sanitizer report"
+}
 
 # ---- environment -----------------------------------------------------------------
 
@@ -255,6 +294,7 @@ subid_enter_ns() {
 	if [ -d /run/nscd ]; then mount -t tmpfs -o mode=0755 subid-nscd /run/nscd; fi
 
 	_syslog_start
+	_sanitizer_setuid
 }
 
 # _overlay DIR: writable overlay over DIR, upper and work dirs inside $W.

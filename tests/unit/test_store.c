@@ -823,19 +823,11 @@ reap(pid_t pid)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /*
- * The common login path (owner already has ranges) takes no write lock:
- * it succeeds at once (well under the 3 s) while another writer holds the
- * database's RESERVED lock.
+ * The common login path (owner already has ranges) takes no write lock: it
+ * succeeds while another writer holds the database's RESERVED lock for
+ * longer than the store's busy timeout (5 s), so an ensure that needed the
+ * lock would give up and fail.
  */
 static void
 test_existing_owner_no_write_lock(void **state)
@@ -843,18 +835,12 @@ test_existing_owner_no_write_lock(void **state)
 	struct fx *fx = *state;
 	struct subid_store *st = open_rw(fx, fx->db);
 	pid_t pid;
-	double t0, dt;
 
 	ensure_ok(fx, st, 2001, &pool10, NULL, 0, true);
-	pid = hold_lock(fx->db, "BEGIN IMMEDIATE", 3000);
-	t0 = now_s();
+	pid = hold_lock(fx->db, "BEGIN IMMEDIATE", 60000);
 	assert_int_equal(ensure_ok(fx, st, 2001, &pool10, NULL, 0, false), M);
-	dt = now_s() - t0;
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
-	if (dt >= 1.0)
-		print_error("ensure for an existing owner waited %.2f s on another writer\n", dt);
-	assert_true(dt < 1.0);
 	subid_store_close(st);
 }
 
