@@ -179,7 +179,7 @@ rx() { printf '%s' "$1" | sed 's/[][\.*^$+?(){}|/]/\\&/g'; }
 SAN_DIR=
 if [ -n "${SUBID_SANITIZE:-}" ]; then
 	SAN_DIR=${SUBID_SAN_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/subid-san.XXXXXX")}
-	chmod 1777 "$SAN_DIR"
+	mkdir -p "$SAN_DIR" && chmod 1777 "$SAN_DIR"
 	export SUBID_SAN_DIR=$SAN_DIR
 	SAN_LIB=$(readlink -f "$(gcc -print-file-name=libasan.so)")
 	LD_PRELOAD=$(basename "$SAN_LIB" | sed 's/\(\.so\.[0-9]*\).*/\1/')
@@ -359,7 +359,7 @@ with open(out, "ab", buffering=0) as f:
         d = s.recv(65536)
         f.write(d.rstrip(b"\0\n").replace(b"\n", b" ") + b"\n")
 EOF
-	python3 "$W/syslogd.py" /dev/log "$SYSLOG_FILE" &
+	env -u LD_PRELOAD python3 "$W/syslogd.py" /dev/log "$SYSLOG_FILE" &
 	SYSLOG_PID=$!
 	local i=0
 	while ! [ -S /dev/log ]; do
@@ -372,7 +372,7 @@ EOF
 
 _log_send() {
 	if command -v logger >/dev/null 2>&1; then
-		logger -u /dev/log -t subid-test -- "$1"
+		env -u LD_PRELOAD logger -u /dev/log -t subid-test -- "$1"
 	else
 		python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM); s.sendto(("<13>subid-test: "+sys.argv[1]).encode(),"/dev/log")' "$1"
 	fi
