@@ -177,4 +177,43 @@ test_write_file(const char *path, const char *content, mode_t mode)
 	assert_int_equal(chmod(path, mode), 0);
 }
 
+/* ---- per-test fixture ---------------------------------------------------- */
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* A scratch directory, a store path inside it, and a log sink. */
+struct fx {
+	char *dir;
+	char *libdir;	/* dir/lib: does not exist until a store is opened there */
+	char *db;	/* dir/lib/subid.db */
+	struct test_log tl;
+};
+
+static inline int
+fx_setup(void **state)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+
+	assert_non_null(fx);
+	fx->dir = test_mkdtemp();
+	fx->libdir = test_path(fx->dir, "lib");
+	fx->db = test_path(fx->libdir, "subid.db");
+	test_log_init(&fx->tl);
+	*state = fx;
+	return 0;
+}
+
+static inline int
+fx_teardown(void **state)
+{
+	struct fx *fx = *state;
+
+	test_rmtree(fx->dir);
+	free(fx->db);
+	free(fx->libdir);
+	free(fx->dir);
+	free(fx);
+	return 0;
+}
+
 #endif

@@ -18,38 +18,9 @@
 #include "subid_config.h"
 #include "test_common.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static const struct subid_logindefs ld_default = { 1000, 60000, 1000, 60000 };
 
-/* Per-test state: a scratch directory and a log sink. */
-struct fx {
-	char *dir;
-	struct test_log tl;
-};
-
-static int
-fx_setup(void **state)
-{
-	struct fx *fx = calloc(1, sizeof(*fx));
-
-	assert_non_null(fx);
-	fx->dir = test_mkdtemp();
-	test_log_init(&fx->tl);
-	*state = fx;
-	return 0;
-}
-
-static int
-fx_teardown(void **state)
-{
-	struct fx *fx = *state;
-
-	test_rmtree(fx->dir);
-	free(fx->dir);
-	free(fx);
-	return 0;
-}
 
 /* ---- subid_parse_u64 ------------------------------------------------------- */
 

@@ -13,35 +13,7 @@
 #include "subid_files.h"
 #include "test_common.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-struct fx {
-	char *dir;
-	struct test_log tl;
-};
-
-static int
-fx_setup(void **state)
-{
-	struct fx *fx = calloc(1, sizeof(*fx));
-
-	assert_non_null(fx);
-	fx->dir = test_mkdtemp();
-	test_log_init(&fx->tl);
-	*state = fx;
-	return 0;
-}
-
-static int
-fx_teardown(void **state)
-{
-	struct fx *fx = *state;
-
-	test_rmtree(fx->dir);
-	free(fx->dir);
-	free(fx);
-	return 0;
-}
 
 static int
 parse_str(const char *text, struct subid_file *f, struct test_log *tl)

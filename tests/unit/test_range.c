@@ -14,7 +14,6 @@
 
 #define U64MAX UINT64_MAX
 #define P2_32 UINT64_C(4294967296)
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- subid_range_end ------------------------------------------------------ */
 

@@ -24,7 +24,6 @@
 #include "subid_store.h"
 #include "test_common.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* the default pool */
 #define M UINT64_C(2147483648)
@@ -32,39 +31,6 @@
 static const struct subid_pool pool10 = { M, M + 10 * C, C };
 static const struct subid_pool pool_default = { M, UINT64_C(4294836224), C };
 
-struct fx {
-	char *dir;
-	char *libdir;	/* dir/lib: does not exist until open_rw makes it */
-	char *db;	/* dir/lib/subid.db */
-	struct test_log tl;
-};
-
-static int
-fx_setup(void **state)
-{
-	struct fx *fx = calloc(1, sizeof(*fx));
-
-	assert_non_null(fx);
-	fx->dir = test_mkdtemp();
-	fx->libdir = test_path(fx->dir, "lib");
-	fx->db = test_path(fx->libdir, "subid.db");
-	test_log_init(&fx->tl);
-	*state = fx;
-	return 0;
-}
-
-static int
-fx_teardown(void **state)
-{
-	struct fx *fx = *state;
-
-	test_rmtree(fx->dir);
-	free(fx->db);
-	free(fx->libdir);
-	free(fx->dir);
-	free(fx);
-	return 0;
-}
 
 static struct subid_store *
 open_rw(struct fx *fx, const char *path)
