@@ -316,12 +316,12 @@ subid_config_parse(struct subid_config *cfg, FILE *fp, const char *name, const s
 
 		lineno++;
 		if ((size_t)len > SUBID_CONF_MAX_LINE) {
-			subid_log(log, LOG_ERR, "%s:%u: line too long", name, lineno);
+			subid_log(log, LOG_ERR, "%s:%u: config error reason=\"line too long\"", name, lineno);
 			bad++;
 			continue;
 		}
 		if (memchr(line, '\0', (size_t)len) != NULL) {
-			subid_log(log, LOG_ERR, "%s:%u: NUL byte in line", name, lineno);
+			subid_log(log, LOG_ERR, "%s:%u: config error reason=\"NUL byte in line\"", name, lineno);
 			bad++;
 			continue;
 		}
@@ -330,7 +330,7 @@ subid_config_parse(struct subid_config *cfg, FILE *fp, const char *name, const s
 			continue;
 		eq = strchr(s, '=');
 		if (eq == NULL) {
-			subid_log(log, LOG_ERR, "%s:%u: expected \"key = value\"", name, lineno);
+			subid_log(log, LOG_ERR, "%s:%u: config error reason=\"expected key = value\"", name, lineno);
 			bad++;
 			continue;
 		}
@@ -339,13 +339,16 @@ subid_config_parse(struct subid_config *cfg, FILE *fp, const char *name, const s
 		val = trim(eq + 1);
 		problem = *key == '\0' ? "missing key" : parse_line(cfg, key, val);
 		if (problem != NULL) {
-			subid_log(log, LOG_ERR, "%s:%u: %s: %s", name, lineno, *key ? key : "(none)", problem);
+			char safe[SUBID_LOG_STR_MAX];
+
+			subid_log(log, LOG_ERR, "%s:%u: config error key=%s reason=\"%s\"", name, lineno,
+				  subid_log_str(*key ? key : "(none)", safe, 64), problem);
 			bad++;
 		}
 	}
 	free(line);
 	if (ferror(fp)) {
-		subid_log(log, LOG_ERR, "%s: read error", name);
+		subid_log(log, LOG_ERR, "%s: config error reason=\"read error\"", name);
 		return -1;
 	}
 	return bad;
@@ -357,21 +360,21 @@ subid_config_validate(const struct subid_config *cfg, const char *name, const st
 	struct subid_interval pool, real;
 
 	if (cfg->range_count == 0) {
-		subid_log(log, LOG_ERR, "%s: range_count must be at least 1", name);
+		subid_log(log, LOG_ERR, "%s: config error key=range_count reason=\"must be at least 1\"", name);
 		return -1;
 	}
 	if (cfg->range_max > SUBID_ID_LIMIT) {
-		subid_log(log, LOG_ERR, "%s: range_max must be at most %llu", name,
+		subid_log(log, LOG_ERR, "%s: config error key=range_max reason=\"must be at most %llu\"", name,
 			  (unsigned long long)SUBID_ID_LIMIT);
 		return -1;
 	}
 	if (cfg->range_min >= cfg->range_max) {
-		subid_log(log, LOG_ERR, "%s: range_min (%llu) must be below range_max (%llu)", name,
+		subid_log(log, LOG_ERR, "%s: config error key=range_min reason=\"%llu must be below range_max %llu\"", name,
 			  (unsigned long long)cfg->range_min, (unsigned long long)cfg->range_max);
 		return -1;
 	}
 	if (cfg->range_count > cfg->range_max - cfg->range_min) {
-		subid_log(log, LOG_ERR, "%s: range_count (%llu) is larger than the pool [%llu, %llu)", name,
+		subid_log(log, LOG_ERR, "%s: config error key=range_count reason=\"%llu is larger than the pool [%llu, %llu)\"", name,
 			  (unsigned long long)cfg->range_count, (unsigned long long)cfg->range_min,
 			  (unsigned long long)cfg->range_max);
 		return -1;
@@ -381,8 +384,8 @@ subid_config_validate(const struct subid_config *cfg, const char *name, const st
 	subid_config_real_ids(cfg, &real);
 	if (subid_interval_overlap(&pool, &real)) {
 		subid_log(log, LOG_ERR,
-			  "%s: pool [%llu, %llu) overlaps real account IDs 0-%llu "
-			  "(login.defs UID_MAX/GID_MAX, nobody); refusing it", name,
+			  "%s: config error key=range_min reason=\"pool [%llu, %llu) overlaps real account IDs "
+			  "0-%llu (login.defs UID_MAX/GID_MAX, nobody)\"", name,
 			  (unsigned long long)pool.start, (unsigned long long)pool.end,
 			  (unsigned long long)(real.end - 1));
 		return -1;
@@ -427,7 +430,7 @@ subid_config_load(struct subid_config *cfg, const char *path, const char *ld_pat
 
 	memset(cfg, 0, sizeof(*cfg));
 	if (subid_logindefs_load(ld_path, &ld) != 0) {
-		subid_log(log, LOG_ERR, "%s: cannot read: %m", ld_path);
+		subid_log(log, LOG_ERR, "%s: config error reason=\"cannot read: %m\"", ld_path);
 		return -1;
 	}
 	if (subid_config_defaults(cfg, &ld) != 0) {
@@ -437,12 +440,12 @@ subid_config_load(struct subid_config *cfg, const char *path, const char *ld_pat
 	fd = subid_open_trusted(path, owner_uid);
 	if (fd < 0) {
 		if (errno == EPERM)
-			subid_log(log, LOG_ERR, "%s: refused: not a regular file owned by uid %u "
-				  "or writable by group/others", path, (unsigned)owner_uid);
+			subid_log(log, LOG_ERR, "%s: config refused reason=\"not a regular file owned by uid %u, "
+				  "or writable by group/others\"", path, (unsigned)owner_uid);
 		else if (errno == ELOOP)
-			subid_log(log, LOG_ERR, "%s: refused: is a symbolic link", path);
+			subid_log(log, LOG_ERR, "%s: config refused reason=\"symbolic link\"", path);
 		else
-			subid_log(log, LOG_ERR, "%s: cannot open: %m", path ? path : "(null)");
+			subid_log(log, LOG_ERR, "%s: config error reason=\"cannot open: %m\"", path ? path : "(null)");
 		goto fail;
 	}
 	fp = fdopen(fd, "re");

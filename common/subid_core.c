@@ -62,30 +62,34 @@ subid_core_ensure(const struct subid_config *cfg, const struct subid_paths *path
 	char uidstr[16];
 	bool granted = false;
 	enum subid_ensure_rc ret = SUBID_ENSURE_ERROR;
+	char safe[SUBID_LOG_STR_MAX];
 	int rc;
 
 	rc = subid_user_lookup(user, false, &u);
 	if (rc == 1) {
-		subid_log(log, LOG_NOTICE, "unknown user=%s", user);
+		subid_log(log, LOG_NOTICE, "unknown user=%s", subid_log_str(user, safe, sizeof(safe)));
 		return SUBID_ENSURE_UNKNOWN_USER;
 	}
 	if (rc != 0) {
-		subid_log(log, LOG_ERR, "user=%s error=\"user lookup failed\"", user);
+		subid_log(log, LOG_ERR, "error user=%s reason=\"user lookup failed\"",
+			  subid_log_str(user, safe, sizeof(safe)));
 		return SUBID_ENSURE_ERROR;
 	}
+	/* from here on the name NSS returned is the one logged, made safe once */
+	subid_log_str(u.name, safe, sizeof(safe));
 	if (u.uid == 0 || u.uid < cfg->uid_min || in_list(&cfg->skip_users, u.name)) {
-		subid_log(log, LOG_DEBUG, "skipped user=%s uid=%u reason=%s", u.name, (unsigned)u.uid,
+		subid_log(log, LOG_DEBUG, "skipped user=%s uid=%u reason=%s", safe, (unsigned)u.uid,
 			  u.uid == 0 ? "root" : u.uid < cfg->uid_min ? "uid_min" : "skip_users");
 		ret = SUBID_ENSURE_SKIPPED;
 		goto out;
 	}
 	rc = subid_user_in_groups(&u, &cfg->skip_groups);
 	if (rc < 0) {
-		subid_log(log, LOG_ERR, "user=%s uid=%u error=\"group lookup failed\"", u.name, (unsigned)u.uid);
+		subid_log(log, LOG_ERR, "error user=%s uid=%u reason=\"group lookup failed\"", safe, (unsigned)u.uid);
 		goto out;
 	}
 	if (rc == 1) {
-		subid_log(log, LOG_DEBUG, "skipped user=%s uid=%u reason=skip_groups", u.name, (unsigned)u.uid);
+		subid_log(log, LOG_DEBUG, "skipped user=%s uid=%u reason=skip_groups", safe, (unsigned)u.uid);
 		ret = SUBID_ENSURE_SKIPPED;
 		goto out;
 	}
@@ -95,7 +99,7 @@ subid_core_ensure(const struct subid_config *cfg, const struct subid_paths *path
 		goto out;
 	snprintf(uidstr, sizeof(uidstr), "%u", (unsigned)u.uid);
 	if (cfg->files && file_has_owner(&fu, u.name, uidstr) && file_has_owner(&fg, u.name, uidstr)) {
-		subid_log(log, LOG_DEBUG, "user=%s uid=%u has ranges in %s and %s", u.name, (unsigned)u.uid,
+		subid_log(log, LOG_DEBUG, "user=%s uid=%u has ranges in %s and %s", safe, (unsigned)u.uid,
 			  paths->subuid, paths->subgid);
 		uid_range->start = gid_range->start = 0;
 		uid_range->count = gid_range->count = 0;
@@ -131,9 +135,9 @@ subid_core_ensure(const struct subid_config *cfg, const struct subid_paths *path
 		goto out;
 	if (granted) {
 		subid_log(log, LOG_INFO, "granted user=%s uid=%u kind=%s start=%" PRIu64 " count=%" PRIu64,
-			  u.name, (unsigned)u.uid, kind_name(SUBID_KIND_UID), uid_range->start, uid_range->count);
+			  safe, (unsigned)u.uid, kind_name(SUBID_KIND_UID), uid_range->start, uid_range->count);
 		subid_log(log, LOG_INFO, "granted user=%s uid=%u kind=%s start=%" PRIu64 " count=%" PRIu64,
-			  u.name, (unsigned)u.uid, kind_name(SUBID_KIND_GID), gid_range->start, gid_range->count);
+			  safe, (unsigned)u.uid, kind_name(SUBID_KIND_GID), gid_range->start, gid_range->count);
 	}
 	ret = SUBID_ENSURE_OK;
 out:
@@ -204,7 +208,10 @@ collect(const struct subid_paths *paths, const struct subid_log *log, const char
 		return SUBID_STATUS_ERROR;
 	rc = subid_user_lookup(owner, true, &u);
 	if (rc < 0) {
-		subid_log(log, LOG_ERR, "owner=%.256s error=\"user lookup failed\"", owner);
+		char safe[SUBID_LOG_STR_MAX];
+
+		subid_log(log, LOG_ERR, "error owner=%s reason=\"user lookup failed\"",
+			  subid_log_str(owner, safe, sizeof(safe)));
 		goto out;
 	}
 	known = rc == 0;

@@ -76,7 +76,7 @@ subid_file_parse(FILE *fp, const char *name, struct subid_file *out, const struc
 		else
 			problem = parse_entry(line, &e);
 		if (problem != NULL) {
-			subid_log(log, LOG_WARNING, "%s:%u: ignored: %s", name, lineno, problem);
+			subid_log(log, LOG_WARNING, "%s:%u: ignored line reason=\"%s\"", name, lineno, problem);
 			out->bad_lines++;
 			continue;
 		}
@@ -96,7 +96,7 @@ subid_file_parse(FILE *fp, const char *name, struct subid_file *out, const struc
 		out->v[out->n++] = e;
 	}
 	if (ferror(fp)) {
-		subid_log(log, LOG_ERR, "%s: read error", name);
+		subid_log(log, LOG_ERR, "%s: error reason=\"read error\"", name);
 		rc = -1;
 	}
 	free(line);
@@ -121,7 +121,7 @@ subid_file_load(const char *path, struct subid_file *out, const struct subid_log
 	if (fp == NULL) {
 		if (errno == ENOENT)
 			return 0;
-		subid_log(log, LOG_ERR, "%s: cannot open: %m", path);
+		subid_log(log, LOG_ERR, "%s: error reason=\"cannot open: %m\"", path);
 		return -1;
 	}
 	rc = subid_file_parse(fp, path, out, log);

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <stddef.h>
+#include <string.h>
 
 #include "subid_log.h"
 
@@ -23,4 +24,25 @@ subid_log_syslog(void *ctx, int prio, const char *fmt, va_list ap)
 {
 	(void)ctx;
 	vsyslog(LOG_AUTHPRIV | prio, fmt, ap);
+}
+
+const char *
+subid_log_str(const char *s, char *buf, size_t len)
+{
+	size_t i = 0;
+
+	if (len < 8)
+		return "?";
+	if (s == NULL)
+		s = "(null)";
+	for (; s[i] != '\0' && i < len - 1; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		buf[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+	}
+	if (s[i] != '\0')
+		memcpy(buf + len - 4, "...", 4);
+	else
+		buf[i] = '\0';
+	return buf;
 }

@@ -7,6 +7,7 @@
 #define SUBID_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <syslog.h>
 
 struct subid_log {
@@ -17,6 +18,14 @@ struct subid_log {
 
 void subid_log(const struct subid_log *log, int prio, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/*
+ * A caller-supplied string (user name, module argument) made safe for one
+ * log line: control bytes become '?', and it is cut at len - 4 bytes with
+ * "...".  Returns buf.
+ */
+#define SUBID_LOG_STR_MAX 260
+const char *subid_log_str(const char *s, char *buf, size_t len);
 
 /* syslog(3) with LOG_AUTHPRIV and no openlog(): the host keeps its ident. */
 void subid_log_syslog(void *ctx, int prio, const char *fmt, va_list ap)

@@ -3,7 +3,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -21,6 +23,7 @@ struct subid_store {
 	const struct subid_log *log;
 	char *path;
 	bool readonly;
+	int fd;			/* read-only: the checked database file, SHARED-locked */
 };
 
 static const char schema_sql[] =
@@ -45,8 +48,48 @@ static const char schema_sql[] =
 static void
 db_error(struct subid_store *st, const char *what)
 {
-	subid_log(st->log, LOG_ERR, "store=%s op=%s error=\"%s\"", st->path, what,
+	subid_log(st->log, LOG_ERR, "store error path=%s op=%s reason=\"%s\"", st->path, what,
 		  st->db ? sqlite3_errmsg(st->db) : "out of memory");
+}
+
+/*
+ * Every directory above the store must be one that only root (or owner_uid)
+ * can change: owned by them, and not writable by group/others unless sticky
+ * (then nobody else can rename or remove what root put there).  Otherwise
+ * another user could swap the store or its directory behind our checks.
+ */
+static int
+check_ancestors(const char *dir, uid_t owner_uid, const struct subid_log *log, const char *path)
+{
+	char *real = realpath(dir, NULL);
+	size_t len;
+	int rc = 0;
+
+	if (real == NULL)
+		return errno == ENOENT ? 1 : -1;
+	len = strlen(real);
+	/* "/", then every prefix that ends before a '/', then the directory itself */
+	for (size_t i = 1; i <= len && rc == 0; i++) {
+		struct stat st;
+		char save;
+
+		if (i != 1 && i != len && real[i] != '/')
+			continue;
+		save = real[i];
+		real[i] = '\0';
+		if (stat(real, &st) != 0) {
+			rc = -1;
+		} else if (!S_ISDIR(st.st_mode) || (st.st_uid != 0 && st.st_uid != owner_uid) ||
+			   ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0)) {
+			subid_log(log, LOG_ERR, "store refused path=%s reason=\"directory %s can be changed "
+				  "by users other than root\"", path, real);
+			errno = EPERM;
+			rc = -2;
+		}
+		real[i] = save;
+	}
+	free(real);
+	return rc;
 }
 
 /* dir must be a real directory owned by owner_uid and not writable by group/others. */
@@ -54,8 +97,12 @@ static int
 check_dir(const char *dir, uid_t owner_uid, const struct subid_log *log, const char *path)
 {
 	struct stat st;
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int fd, rc;
 
+	rc = check_ancestors(dir, owner_uid, log, path);
+	if (rc != 0)
+		return rc;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? 1 : -1;
 	if (fstat(fd, &st) != 0) {
@@ -64,8 +111,8 @@ check_dir(const char *dir, uid_t owner_uid, const struct subid_log *log, const c
 	}
 	close(fd);
 	if (st.st_uid != owner_uid || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-		subid_log(log, LOG_ERR, "store=%s refused: directory %s is not owned by uid %u "
-			  "or is writable by group/others", path, dir, (unsigned)owner_uid);
+		subid_log(log, LOG_ERR, "store refused path=%s reason=\"directory %s is not owned by uid %u "
+			  "or is writable by group/others\"", path, dir, (unsigned)owner_uid);
 		errno = EPERM;
 		return -2;
 	}
@@ -90,16 +137,17 @@ split_dir(const char *path, char *dir, size_t len)
 
 /*
  * Check (and for rw, create) the directory and the database file.
- * Returns 0 ready, 1 database missing (ro), -1 error (logged).
+ * Returns 0 ready, 1 database missing (ro), -1 error (logged).  With fdout,
+ * the checked file stays open there (read-only opens read through it).
  */
 static int
-prepare_files(const char *path, uid_t owner_uid, bool create, const struct subid_log *log)
+prepare_files(const char *path, uid_t owner_uid, bool create, int *fdout, const struct subid_log *log)
 {
 	char dir[PATH_MAX];
 	int rc, fd;
 
 	if (split_dir(path, dir, sizeof(dir)) != 0) {
-		subid_log(log, LOG_ERR, "store=%s refused: not an absolute file path", path);
+		subid_log(log, LOG_ERR, "store refused path=%s reason=\"not an absolute file path\"", path);
 		return -1;
 	}
 	rc = check_dir(dir, owner_uid, log, path);
@@ -109,32 +157,35 @@ prepare_files(const char *path, uid_t owner_uid, bool create, const struct subid
 		return 1;
 	if (rc == 1) {
 		if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-			subid_log(log, LOG_ERR, "store=%s cannot create directory %s: %m", path, dir);
+			subid_log(log, LOG_ERR, "store error path=%s reason=\"cannot create directory %s: %m\"", path, dir);
 			return -1;
 		}
 		/* umask of the host process must not decide who can read the store */
 		if (chmod(dir, 0755) != 0) {
-			subid_log(log, LOG_ERR, "store=%s chmod %s: %m", path, dir);
+			subid_log(log, LOG_ERR, "store error path=%s reason=\"chmod %s: %m\"", path, dir);
 			return -1;
 		}
 		rc = check_dir(dir, owner_uid, log, path);
 	}
 	if (rc != 0) {
 		if (rc == -1)
-			subid_log(log, LOG_ERR, "store=%s cannot open directory %s: %m", path, dir);
+			subid_log(log, LOG_ERR, "store error path=%s reason=\"cannot open directory %s: %m\"", path, dir);
 		return -1;
 	}
 	fd = subid_open_trusted(path, owner_uid);
 	if (fd >= 0) {
-		close(fd);
+		if (fdout != NULL)
+			*fdout = fd;
+		else
+			close(fd);
 		return 0;
 	}
 	if (errno == ENOENT && create) {
 		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
 		if (fd < 0 && errno == EEXIST)
-			return prepare_files(path, owner_uid, false, log);
+			return prepare_files(path, owner_uid, false, fdout, log);
 		if (fd < 0 || fchmod(fd, 0644) != 0) {
-			subid_log(log, LOG_ERR, "store=%s cannot create: %m", path);
+			subid_log(log, LOG_ERR, "store error path=%s reason=\"cannot create: %m\"", path);
 			if (fd >= 0)
 				close(fd);
 			return -1;
@@ -145,12 +196,12 @@ prepare_files(const char *path, uid_t owner_uid, bool create, const struct subid
 	if (errno == ENOENT)
 		return 1;
 	if (errno == EPERM)
-		subid_log(log, LOG_ERR, "store=%s refused: not a regular file owned by uid %u "
-			  "or writable by group/others", path, (unsigned)owner_uid);
+		subid_log(log, LOG_ERR, "store refused path=%s reason=\"not a regular file owned by uid %u, "
+			  "or writable by group/others\"", path, (unsigned)owner_uid);
 	else if (errno == ELOOP)
-		subid_log(log, LOG_ERR, "store=%s refused: is a symbolic link", path);
+		subid_log(log, LOG_ERR, "store refused path=%s reason=\"symbolic link\"", path);
 	else
-		subid_log(log, LOG_ERR, "store=%s cannot open: %m", path);
+		subid_log(log, LOG_ERR, "store error path=%s reason=\"cannot open: %m\"", path);
 	return -1;
 }
 
@@ -186,10 +237,388 @@ schema_current(struct subid_store *st)
 	}
 	sqlite3_finalize(s);
 	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
-		subid_log(st->log, LOG_ERR, "store=%s error=\"unknown schema version\"", st->path);
+		subid_log(st->log, LOG_ERR, "store error path=%s reason=\"unknown schema version\"", st->path);
 	else
 		db_error(st, "schema");
 	return -1;
+}
+
+
+/* ---- read-only access through the checked descriptor -------------------------------- *
+ *
+ * The plugin runs inside setuid newuidmap: checking the file by name and then
+ * letting SQLite open it by name again would let the file be swapped in
+ * between.  So a read-only store is read through the very descriptor that
+ * was checked, by a minimal SQLite VFS ("subid-fd") that serves one main
+ * database from an fd and nothing else (no journal, no temp files).  Its
+ * SHARED lock is SQLite's own fcntl byte-range protocol on that fd, so
+ * writers and readers exclude each other exactly as with SQLite's unix VFS,
+ * and a hot journal left by a writer that crashed is refused (fail closed):
+ * only a writer, at the next login, may roll it back.
+ */
+#define LOCK_PENDING 0x40000000
+#define LOCK_RESERVED (LOCK_PENDING + 1)
+#define LOCK_SHARED_FIRST (LOCK_PENDING + 2)
+#define LOCK_SHARED_SIZE 510
+#define FD_VFS_NAME "subid-fd"
+
+struct fd_file {
+	sqlite3_file base;
+	int fd;
+	char path[PATH_MAX];	/* the database, to find its journal */
+};
+
+static int shared_lock(int fd);
+static void shared_unlock(int fd);
+static int hot_journal(const char *path, int fd);
+
+static int
+fdf_close(sqlite3_file *f)
+{
+	(void)f;
+	return SQLITE_OK;	/* the store owns the fd */
+}
+
+static int
+fdf_read(sqlite3_file *f, void *buf, int amt, sqlite3_int64 off)
+{
+	struct fd_file *ff = (struct fd_file *)f;
+	size_t done = 0;
+
+	while (done < (size_t)amt) {
+		ssize_t n = pread(ff->fd, (char *)buf + done, (size_t)amt - done, (off_t)off + (off_t)done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return SQLITE_IOERR_READ;
+		if (n == 0) {
+			memset((char *)buf + done, 0, (size_t)amt - done);
+			return SQLITE_IOERR_SHORT_READ;
+		}
+		done += (size_t)n;
+	}
+	return SQLITE_OK;
+}
+
+static int
+fdf_write(sqlite3_file *f, const void *buf, int amt, sqlite3_int64 off)
+{
+	(void)f; (void)buf; (void)amt; (void)off;
+	return SQLITE_READONLY;
+}
+
+static int
+fdf_truncate(sqlite3_file *f, sqlite3_int64 size)
+{
+	(void)f; (void)size;
+	return SQLITE_READONLY;
+}
+
+static int
+fdf_sync(sqlite3_file *f, int flags)
+{
+	(void)f; (void)flags;
+	return SQLITE_OK;
+}
+
+static int
+fdf_size(sqlite3_file *f, sqlite3_int64 *size)
+{
+	struct stat st;
+
+	if (fstat(((struct fd_file *)f)->fd, &st) != 0)
+		return SQLITE_IOERR_FSTAT;
+	*size = st.st_size;
+	return SQLITE_OK;
+}
+
+static int
+fdf_lock(sqlite3_file *f, int level)
+{
+	struct fd_file *ff = (struct fd_file *)f;
+	int rc;
+
+	if (level != SQLITE_LOCK_SHARED)
+		return SQLITE_READONLY;
+	rc = shared_lock(ff->fd);
+	if (rc != 0)
+		return rc > 0 ? SQLITE_BUSY : SQLITE_IOERR_LOCK;
+	if (hot_journal(ff->path, ff->fd) != 0) {
+		shared_unlock(ff->fd);
+		return SQLITE_IOERR_LOCK;
+	}
+	return SQLITE_OK;
+}
+
+static int
+fdf_unlock(sqlite3_file *f, int level)
+{
+	if (level == SQLITE_LOCK_NONE)
+		shared_unlock(((struct fd_file *)f)->fd);
+	return SQLITE_OK;
+}
+
+static int
+fdf_check_reserved(sqlite3_file *f, int *out)
+{
+	struct flock l = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = LOCK_RESERVED, .l_len = 1 };
+
+	if (fcntl(((struct fd_file *)f)->fd, F_GETLK, &l) != 0)
+		return SQLITE_IOERR_CHECKRESERVEDLOCK;
+	*out = l.l_type != F_UNLCK;
+	return SQLITE_OK;
+}
+
+static int
+fdf_control(sqlite3_file *f, int op, void *arg)
+{
+	(void)f; (void)op; (void)arg;
+	return SQLITE_NOTFOUND;
+}
+
+static int
+fdf_sector(sqlite3_file *f)
+{
+	(void)f;
+	return 512;
+}
+
+static int
+fdf_devchar(sqlite3_file *f)
+{
+	(void)f;
+	return 0;
+}
+
+static const sqlite3_io_methods fd_io = {
+	.iVersion = 1,
+	.xClose = fdf_close,
+	.xRead = fdf_read,
+	.xWrite = fdf_write,
+	.xTruncate = fdf_truncate,
+	.xSync = fdf_sync,
+	.xFileSize = fdf_size,
+	.xLock = fdf_lock,
+	.xUnlock = fdf_unlock,
+	.xCheckReservedLock = fdf_check_reserved,
+	.xFileControl = fdf_control,
+	.xSectorSize = fdf_sector,
+	.xDeviceCharacteristics = fdf_devchar,
+};
+
+/* "subid-fd:N:PATH" names descriptor N of database PATH; nothing else opens. */
+static int
+fdv_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *outflags)
+{
+	struct fd_file *ff = (struct fd_file *)f;
+	char num[16];
+	const char *colon;
+	uint64_t fd;
+
+	(void)vfs;
+	ff->base.pMethods = NULL;
+	if (name == NULL || (flags & SQLITE_OPEN_MAIN_DB) == 0 || (flags & SQLITE_OPEN_READONLY) == 0 ||
+	    strncmp(name, FD_VFS_NAME ":", sizeof(FD_VFS_NAME)) != 0)
+		return SQLITE_CANTOPEN;
+	name += sizeof(FD_VFS_NAME);
+	colon = strchr(name, ':');
+	if (colon == NULL || (size_t)(colon - name) >= sizeof(num) ||
+	    snprintf(ff->path, sizeof(ff->path), "%s", colon + 1) >= (int)sizeof(ff->path))
+		return SQLITE_CANTOPEN;
+	memcpy(num, name, (size_t)(colon - name));
+	num[colon - name] = '\0';
+	if (!subid_parse_u64(num, &fd) || fd > INT_MAX)
+		return SQLITE_CANTOPEN;
+	ff->fd = (int)fd;
+	ff->base.pMethods = &fd_io;
+	if (outflags != NULL)
+		*outflags = SQLITE_OPEN_READONLY;
+	return SQLITE_OK;
+}
+
+static int
+fdv_delete(sqlite3_vfs *vfs, const char *name, int sync)
+{
+	(void)vfs; (void)name; (void)sync;
+	return SQLITE_IOERR_DELETE;
+}
+
+static int
+fdv_access(sqlite3_vfs *vfs, const char *name, int flags, int *out)
+{
+	(void)vfs; (void)name; (void)flags;
+	*out = 0;	/* no journal or WAL file exists as far as this VFS knows */
+	return SQLITE_OK;
+}
+
+static int
+fdv_fullpath(sqlite3_vfs *vfs, const char *name, int n, char *out)
+{
+	(void)vfs;
+	if (snprintf(out, (size_t)n, "%s", name) >= n)
+		return SQLITE_CANTOPEN;
+	return SQLITE_OK;
+}
+
+static int
+fdv_random(sqlite3_vfs *vfs, int n, char *out)
+{
+	sqlite3_vfs *d = vfs->pAppData;
+
+	return d->xRandomness(d, n, out);
+}
+
+static int
+fdv_sleep(sqlite3_vfs *vfs, int us)
+{
+	sqlite3_vfs *d = vfs->pAppData;
+
+	return d->xSleep(d, us);
+}
+
+static int
+fdv_time(sqlite3_vfs *vfs, double *out)
+{
+	sqlite3_vfs *d = vfs->pAppData;
+
+	return d->xCurrentTime(d, out);
+}
+
+static int
+fdv_lasterr(sqlite3_vfs *vfs, int n, char *out)
+{
+	(void)vfs;
+	if (n > 0)
+		out[0] = '\0';
+	return 0;
+}
+
+static sqlite3_vfs fd_vfs = {
+	.iVersion = 1,
+	.szOsFile = sizeof(struct fd_file),
+	.mxPathname = PATH_MAX + 32,
+	.zName = FD_VFS_NAME,
+	.xOpen = fdv_open,
+	.xDelete = fdv_delete,
+	.xAccess = fdv_access,
+	.xFullPathname = fdv_fullpath,
+	.xRandomness = fdv_random,
+	.xSleep = fdv_sleep,
+	.xCurrentTime = fdv_time,
+	.xGetLastError = fdv_lasterr,
+};
+
+static pthread_once_t fd_vfs_once = PTHREAD_ONCE_INIT;
+static int fd_vfs_rc = SQLITE_ERROR;
+
+static void
+fd_vfs_register(void)
+{
+	fd_vfs.pAppData = sqlite3_vfs_find(NULL);
+	if (fd_vfs.pAppData != NULL)
+		fd_vfs_rc = sqlite3_vfs_register(&fd_vfs, 0);
+}
+
+/* PAM and libsubid may unload us: SQLite must not keep a pointer into this object. */
+__attribute__((destructor)) static void
+fd_vfs_unregister(void)
+{
+	if (fd_vfs_rc == SQLITE_OK)
+		sqlite3_vfs_unregister(&fd_vfs);
+}
+
+/* SQLite's SHARED lock on fd: 0 held, 1 busy (a writer is committing), -1 error. */
+static int
+shared_lock(int fd)
+{
+	struct flock l = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = LOCK_PENDING, .l_len = 1 };
+	int rc = 0;
+
+	if (fcntl(fd, F_SETLK, &l) != 0)
+		return (errno == EAGAIN || errno == EACCES) ? 1 : -1;
+	l.l_start = LOCK_SHARED_FIRST;
+	l.l_len = LOCK_SHARED_SIZE;
+	if (fcntl(fd, F_SETLK, &l) != 0)
+		rc = (errno == EAGAIN || errno == EACCES) ? 1 : -1;
+	l.l_type = F_UNLCK;
+	l.l_start = LOCK_PENDING;
+	l.l_len = 1;
+	fcntl(fd, F_SETLK, &l);
+	return rc;
+}
+
+static void
+shared_unlock(int fd)
+{
+	struct flock l = { .l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = LOCK_SHARED_FIRST,
+			   .l_len = LOCK_SHARED_SIZE };
+
+	fcntl(fd, F_SETLK, &l);
+}
+
+/* Is there a journal that a crashed writer left (non-empty, nobody RESERVED)? */
+static int
+hot_journal(const char *path, int fd)
+{
+	char jpath[PATH_MAX];
+	struct stat st;
+	struct flock l = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = LOCK_RESERVED, .l_len = 1 };
+
+	if (snprintf(jpath, sizeof(jpath), "%s-journal", path) >= (int)sizeof(jpath))
+		return -1;
+	if (lstat(jpath, &st) != 0)
+		return errno == ENOENT ? 0 : -1;
+	if (st.st_size == 0)
+		return 0;
+	if (fcntl(fd, F_GETLK, &l) != 0)
+		return -1;
+	return l.l_type == F_UNLCK;
+}
+
+/* 0 ready, 1 empty database (no grants yet), -1 error (logged). */
+static int
+open_ro_fd(struct subid_store *st)
+{
+	char name[sizeof(FD_VFS_NAME) + 16 + PATH_MAX];
+	struct stat sb;
+	int rc;
+
+	/* the lock callback refuses a hot journal too; this says why */
+	rc = hot_journal(st->path, st->fd);
+	if (rc != 0) {
+		subid_log(st->log, LOG_ERR, "store error path=%s reason=\"%s\"", st->path,
+			  rc > 0 ? "hot journal: a writer died mid-transaction; the next login rolls it back"
+				 : "cannot check the journal");
+		return -1;
+	}
+	if (fstat(st->fd, &sb) != 0) {
+		subid_log(st->log, LOG_ERR, "store error path=%s reason=\"%m\"", st->path);
+		return -1;
+	}
+	if (sb.st_size == 0)
+		return 1;
+	pthread_once(&fd_vfs_once, fd_vfs_register);
+	if (fd_vfs_rc != SQLITE_OK) {
+		subid_log(st->log, LOG_ERR, "store error path=%s reason=\"cannot register the VFS\"", st->path);
+		return -1;
+	}
+	if (snprintf(name, sizeof(name), "%s:%d:%s", FD_VFS_NAME, st->fd, st->path) >= (int)sizeof(name)) {
+		subid_log(st->log, LOG_ERR, "store error path=%s reason=\"path too long\"", st->path);
+		return -1;
+	}
+	if (sqlite3_open_v2(name, &st->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX |
+			    SQLITE_OPEN_PRIVATECACHE, FD_VFS_NAME) != SQLITE_OK) {
+		db_error(st, "open");
+		return -1;
+	}
+	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+	if (sqlite3_exec(st->db, "PRAGMA query_only = ON; PRAGMA trusted_schema = OFF; "
+			 "PRAGMA temp_store = MEMORY;", NULL, NULL, NULL) != SQLITE_OK) {
+		db_error(st, "open");
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -197,58 +626,62 @@ store_open(struct subid_store **out, const char *path, uid_t owner_uid, bool ro,
 	   const struct subid_log *log)
 {
 	struct subid_store *st;
-	int rc, flags;
+	int rc, fd = -1;
 
 	*out = NULL;
-	rc = prepare_files(path, owner_uid, !ro, log);
+	rc = prepare_files(path, owner_uid, !ro, ro ? &fd : NULL, log);
 	if (rc != 0)
 		return rc == 1 ? SUBID_STORE_NOTFOUND : SUBID_STORE_ERR;
 	st = calloc(1, sizeof(*st));
 	if (st == NULL || (st->path = strdup(path)) == NULL) {
 		free(st);
-		subid_log(log, LOG_CRIT, "store=%s out of memory", path);
+		if (fd >= 0)
+			close(fd);
+		subid_log(log, LOG_CRIT, "store error path=%s reason=\"out of memory\"", path);
 		return SUBID_STORE_ERR;
 	}
 	st->log = log;
 	st->readonly = ro;
-	flags = (ro ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
-		SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_PRIVATECACHE;
-	rc = sqlite3_open_v2(path, &st->db, flags, NULL);
+	st->fd = fd;
+	if (ro) {
+		rc = open_ro_fd(st);
+		if (rc == 0) {
+			sqlite3_extended_result_codes(st->db, 1);
+			*out = st;
+			return SUBID_STORE_OK;
+		}
+		subid_store_close(st);
+		return rc == 1 ? SUBID_STORE_NOTFOUND : SUBID_STORE_ERR;
+	}
+	rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW |
+			     SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_PRIVATECACHE, NULL);
 	if (rc != SQLITE_OK) {
 		db_error(st, "open");
 		goto fail;
 	}
 	sqlite3_extended_result_codes(st->db, 1);
 	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
-	if (ro) {
-		if (sqlite3_exec(st->db, "PRAGMA query_only = ON; PRAGMA trusted_schema = OFF;",
-				 NULL, NULL, NULL) != SQLITE_OK) {
-			db_error(st, "pragma");
-			goto fail;
-		}
-	} else {
-		/*
-		 * Rollback journal, so that readers without write access to the
-		 * directory can read (WAL would need a writable -shm file).
-		 */
-		if (sqlite3_exec(st->db, "PRAGMA trusted_schema = OFF; PRAGMA synchronous = FULL;",
-				 NULL, NULL, NULL) != SQLITE_OK) {
-			db_error(st, "pragma");
-			goto fail;
-		}
-		rc = schema_current(st);
-		if (rc < 0)
-			goto fail;
-		/* create the schema once; later opens (every login) take no write lock */
-		if (rc == 0 &&
-		    (sqlite3_exec(st->db, "PRAGMA journal_mode = DELETE;", NULL, NULL, NULL) != SQLITE_OK ||
-		     sqlite3_exec(st->db, "BEGIN IMMEDIATE;", NULL, NULL, NULL) != SQLITE_OK ||
-		     sqlite3_exec(st->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK ||
-		     sqlite3_exec(st->db, "COMMIT;", NULL, NULL, NULL) != SQLITE_OK)) {
-			db_error(st, "schema");
-			sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-			goto fail;
-		}
+	/*
+	 * Rollback journal, so that readers without write access to the
+	 * directory can read (WAL would need a writable -shm file).
+	 */
+	if (sqlite3_exec(st->db, "PRAGMA trusted_schema = OFF; PRAGMA synchronous = FULL;",
+			 NULL, NULL, NULL) != SQLITE_OK) {
+		db_error(st, "pragma");
+		goto fail;
+	}
+	rc = schema_current(st);
+	if (rc < 0)
+		goto fail;
+	/* create the schema once; later opens (every login) take no write lock */
+	if (rc == 0 &&
+	    (sqlite3_exec(st->db, "PRAGMA journal_mode = DELETE;", NULL, NULL, NULL) != SQLITE_OK ||
+	     sqlite3_exec(st->db, "BEGIN IMMEDIATE;", NULL, NULL, NULL) != SQLITE_OK ||
+	     sqlite3_exec(st->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK ||
+	     sqlite3_exec(st->db, "COMMIT;", NULL, NULL, NULL) != SQLITE_OK)) {
+		db_error(st, "schema");
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		goto fail;
 	}
 	*out = st;
 	return SUBID_STORE_OK;
@@ -276,6 +709,8 @@ subid_store_close(struct subid_store *st)
 		return;
 	if (st->db != NULL)
 		sqlite3_close_v2(st->db);
+	if (st->fd >= 0)
+		close(st->fd);
 	free(st->path);
 	free(st);
 }
@@ -344,7 +779,7 @@ subid_store_get(struct subid_store *st, uid_t uid, enum subid_kind kind, struct 
 	if (rc == SQLITE_ROW) {
 		rc = row_range(s, 0, out) ? SUBID_STORE_OK : SUBID_STORE_ERR;
 		if (rc != SUBID_STORE_OK)
-			subid_log(st->log, LOG_ERR, "store=%s uid=%u invalid range row", st->path, (unsigned)uid);
+			subid_log(st->log, LOG_ERR, "store error path=%s uid=%u reason=\"invalid range row\"", st->path, (unsigned)uid);
 	} else if (rc == SQLITE_DONE) {
 		rc = SUBID_STORE_NOTFOUND;
 	} else {
@@ -597,7 +1032,7 @@ owner_state(struct subid_store *st, uid_t uid, struct subid_grant *ur, struct su
 		struct subid_grant *g = kind == SUBID_KIND_UID ? ur : kind == SUBID_KIND_GID ? gr : NULL;
 
 		if (g == NULL || !row_range(s, 1, g)) {
-			subid_log(st->log, LOG_ERR, "store=%s uid=%u invalid range row", st->path, (unsigned)uid);
+			subid_log(st->log, LOG_ERR, "store error path=%s uid=%u reason=\"invalid range row\"", st->path, (unsigned)uid);
 			sqlite3_finalize(s);
 			return -1;
 		}
@@ -633,12 +1068,12 @@ subid_store_ensure(struct subid_store *st, uid_t uid, const char *name, const st
 
 	*granted = false;
 	if (st->readonly) {
-		subid_log(st->log, LOG_ERR, "store=%s op=ensure error=\"opened read-only\"", st->path);
+		subid_log(st->log, LOG_ERR, "store error path=%s op=ensure reason=\"opened read-only\"", st->path);
 		return SUBID_STORE_ERR;
 	}
 	if (pool->count == 0 || pool->min >= pool->max || pool->max > SUBID_ID_LIMIT ||
 	    pool->count > pool->max - pool->min) {
-		subid_log(st->log, LOG_ERR, "store=%s op=ensure error=\"invalid pool\"", st->path);
+		subid_log(st->log, LOG_ERR, "store error path=%s op=ensure reason=\"invalid pool\"", st->path);
 		return SUBID_STORE_ERR;
 	}
 	/* The common case: the owner has both ranges.  One read, no write lock. */
@@ -664,7 +1099,7 @@ subid_store_ensure(struct subid_store *st, uid_t uid, const char *name, const st
 		if (ntaken > 0) {
 			sorted = malloc(ntaken * sizeof(*sorted));
 			if (sorted == NULL) {
-				subid_log(st->log, LOG_CRIT, "store=%s out of memory", st->path);
+				subid_log(st->log, LOG_CRIT, "store error path=%s reason=\"out of memory\"", st->path);
 				return rollback(st, SUBID_STORE_ERR);
 			}
 			memcpy(sorted, taken, ntaken * sizeof(*sorted));
@@ -674,8 +1109,8 @@ subid_store_ensure(struct subid_store *st, uid_t uid, const char *name, const st
 		free(sorted);
 		if (rc != SUBID_STORE_OK) {
 			if (rc == SUBID_STORE_FULL)
-				subid_log(st->log, LOG_ERR, "store=%s uid=%u pool [%llu, %llu) exhausted: "
-					  "no free range of %llu", st->path, (unsigned)uid,
+				subid_log(st->log, LOG_ERR, "store full path=%s uid=%u reason=\"pool [%llu, %llu) "
+					  "exhausted: no free range of %llu\"", st->path, (unsigned)uid,
 					  (unsigned long long)pool->min, (unsigned long long)pool->max,
 					  (unsigned long long)pool->count);
 			return rollback(st, rc);

@@ -37,6 +37,7 @@ log_pam(void *ctx, int prio, const char *fmt, va_list ap)
 static int
 parse_args(pam_handle_t *pamh, int argc, const char **argv, struct pam_subid_opts *o)
 {
+	char safe[SUBID_LOG_STR_MAX];
 	int rc = 0;
 
 	o->conf = SUBID_CONF_PATH;
@@ -53,13 +54,15 @@ parse_args(pam_handle_t *pamh, int argc, const char **argv, struct pam_subid_opt
 			continue;
 		else if (strncmp(argv[i], "conf=", 5) == 0) {
 			if (argv[i][5] != '/') {
-				pam_syslog(pamh, LOG_ERR, "refused: conf= must be an absolute path: %s", argv[i] + 5);
+				pam_syslog(pamh, LOG_ERR, "refused option=conf value=%s reason=\"not an absolute path\"",
+					   subid_log_str(argv[i] + 5, safe, sizeof(safe)));
 				rc = -1;
 			} else {
 				o->conf = argv[i] + 5;
 			}
 		} else {
-			pam_syslog(pamh, LOG_ERR, "unknown option: %s", argv[i]);
+			pam_syslog(pamh, LOG_ERR, "refused option=%s reason=\"unknown option\"",
+				   subid_log_str(argv[i], safe, sizeof(safe)));
 			rc = -1;
 		}
 	}
@@ -75,6 +78,7 @@ pam_subid_open(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	struct subid_config cfg;
 	struct subid_grant ur, gr;
 	const char *user = NULL;
+	char safe[SUBID_LOG_STR_MAX];
 	int failed, rc;
 
 	(void)flags;
@@ -85,13 +89,15 @@ pam_subid_open(pam_handle_t *pamh, int flags, int argc, const char **argv)
 
 	rc = pam_get_user(pamh, &user, NULL);
 	if (rc != PAM_SUCCESS || user == NULL || user[0] == '\0') {
-		pam_syslog(pamh, LOG_ERR, "cannot determine the user name: %s", pam_strerror(pamh, rc));
+		pam_syslog(pamh, LOG_ERR, "error reason=\"%s\"",
+			   rc == PAM_SUCCESS ? "empty user name" : pam_strerror(pamh, rc));
 		return rc == PAM_SUCCESS ? PAM_USER_UNKNOWN : rc;
 	}
+	subid_log_str(user, safe, sizeof(safe));
 	paths.conf = o.conf;
 	if (subid_config_load(&cfg, paths.conf, paths.login_defs, paths.trusted_uid, &log) != 0) {
-		pam_syslog(pamh, LOG_ERR, "user=%s error=\"configuration refused\" conf=%s action=%s",
-			   user, paths.conf, o.strict ? "deny" : "ignore");
+		pam_syslog(pamh, LOG_ERR, "no ranges user=%s reason=\"configuration refused\" conf=%s action=%s",
+			   safe, paths.conf, o.strict ? "deny" : "ignore");
 		return o.strict ? PAM_SESSION_ERR : PAM_IGNORE;
 	}
 	switch (subid_core_ensure(&cfg, &paths, user, &log, &ur, &gr)) {
@@ -106,8 +112,8 @@ pam_subid_open(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		break;
 	case SUBID_ENSURE_ERROR:
 	default:
-		pam_syslog(pamh, LOG_ERR, "user=%s error=\"no subordinate ranges\" action=%s",
-			   user, o.strict ? "deny" : "ignore");
+		pam_syslog(pamh, LOG_ERR, "no ranges user=%s reason=\"store or directory error\" action=%s",
+			   safe, o.strict ? "deny" : "ignore");
 		rc = o.strict ? PAM_SESSION_ERR : PAM_IGNORE;
 		break;
 	}

@@ -9,7 +9,7 @@ set -eu
 
 load_paths
 subid_require_root
-subid_require_tools unshare pamtester sqlite3 python3 getsubids
+subid_require_tools unshare pamtester sqlite3 python3 getsubids newuidmap setpriv
 subid_require_build
 DRIVER=$top_builddir/tests/alloc_driver
 [ -x "$DRIVER" ] || hard_error "$DRIVER not built: run make check"
@@ -32,17 +32,50 @@ check "allocations under SIGKILL" python3 "$top_srcdir/tests/crash_test.py" "$DR
 	"$SUBID_CONF_PATH" crash "$NUSERS" "$BASE" "$W/reported" 1000 "$DB"
 cat "$T_OUT"
 
-# straight after the last kill, before any writer ran again
+# straight after the last kill, before any writer ran again: the plugin
+# serves what was reported, or, when the last kill left a hot journal, fails
+# closed until the next login rolls the journal back
 enable_plugin
 first=$(head -n 1 "$W/reported")
-check_match "the plugin serves a reported allocation right after the kills" \
-	"^0: crash$((${first% *} - BASE)) ${first#* } 65536$" "$(getsubids "crash$((${first% *} - BASE))" 2>&1)"
+fuser=crash$((${first% *} - BASE))
+want="^0: $fuser ${first#* } 65536$"
+if [ -s "$DB-journal" ]; then
+	diag "the last kill left a hot journal"
+	check_nomatch "hot journal: the plugin answers nothing (fail closed)" "$want" "$(getsubids "$fuser" 2>&1)"
+	log_grep "store error path=$(rx "$DB") reason=\"hot journal" "hot journal: the refusal is logged"
+	pam_service subid-crash "required $PAM_MODULE strict" "required pam_permit.so"
+	check "a login rolls the journal back" pamtester subid-crash "$fuser" open_session close_session
+fi
+check_match "the plugin serves a reported allocation" "$want" "$(getsubids "$fuser" 2>&1)"
 
 check "integrity and invariants after the kills; every reported allocation present" \
 	python3 "$top_srcdir/tests/invariants.py" --db "$DB" --expect-file "$W/reported"
 tail -n 1 "$T_OUT"
 
+# The same, made certain: a writer that spilled pages into the database and
+# died before COMMIT leaves a hot journal and a half-written file.
+python3 - "$DB" <<'PY'
+import os, sqlite3, sys
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("PRAGMA cache_size = 1")
+c.execute("BEGIN IMMEDIATE")
+for i in range(3000):
+    c.execute("INSERT INTO meta(key, value) VALUES (?, ?)", ("junk%d" % i, i))
+c.execute("DELETE FROM ranges")
+os._exit(0)
+PY
+check "a writer died mid-transaction: hot journal present" test -s "$DB-journal"
+log_clear
+check_nomatch "hot journal: the plugin answers nothing (fail closed)" "$want" "$(getsubids "$fuser" 2>&1)"
+log_grep "store error path=$(rx "$DB") reason=\"hot journal" "hot journal: the refusal is logged"
+fuid=${first% *}
+start_userns_sleeper "$fuid"
+check_fail "hot journal: setuid newuidmap refuses the owner's own range" \
+	as_user "$fuid" newuidmap "$SLEEPER_PID" 0 "${first#* }" 65536
+stop_sleeper "$SLEEPER_PID"
 pam_service subid-crash "required $PAM_MODULE strict" "required pam_permit.so"
+check "a login rolls the journal back" pamtester subid-crash "$fuser" open_session close_session
+check_match "after the rollback the plugin serves the range again" "$want" "$(getsubids "$fuser" 2>&1)"
 check "a login after the crashes allocates" pamtester subid-crash crash$NUSERS open_session close_session
 check "the invariants still hold" python3 "$top_srcdir/tests/invariants.py" --db "$DB" --expect-file "$W/reported"
 finish

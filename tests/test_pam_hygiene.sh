@@ -50,7 +50,7 @@ direct_rc 14 "missing conf= with strict: PAM_SESSION_ERR" subid-probe bob "conf=
 direct_rc 25 "relative conf=: PAM_IGNORE" subid-probe bob conf=subid.conf
 direct_rc 25 "unknown module argument: PAM_IGNORE" subid-probe bob frobnicate
 direct_rc 14 "unknown module argument with strict: PAM_SESSION_ERR" subid-probe bob frobnicate strict
-log_grep "unknown option: frobnicate" "an unknown argument is logged"
+log_grep "refused option=frobnicate reason=\"unknown option\"" "an unknown argument is logged"
 check_eq "close_session succeeds" 0 "$(field close_session)"
 check_eq "bob got nothing from refused sessions" 0 "$(db_rows "uid = 2002")"
 
