@@ -8,7 +8,7 @@ build_pkgs="autoconf automake libtool pkg-config make gcc libc6-dev
   libpam0g-dev libsubid-dev libsqlite3-dev
   pamtester uidmap util-linux python3 sqlite3 git ca-certificates"
 test_pkgs="libcmocka-dev libpam-wrapper libpamtest0-dev libnss-wrapper
-  clang valgrind binutils"
+  clang valgrind binutils slapd ldap-utils"
 
 case "${1:-build}" in
 	build) pkgs=$build_pkgs ;;
@@ -29,6 +29,12 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "deps.sh: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
+# package scripts must not start daemons (slapd) on this machine
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+	chmod 0755 /usr/sbin/policy-rc.d
+	trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 apt-get update -q
 # shellcheck disable=SC2086
 apt-get install -y -q --no-install-recommends $missing
