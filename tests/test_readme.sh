@@ -23,7 +23,9 @@ trap 'rm -rf "$W"' EXIT
 check "fresh clone" git clone -q "$top_srcdir" "$W/clone"
 out=$W/demo.out
 rc=0
-(cd "$W/clone" && env -u top_builddir -u top_srcdir ${cmds[0]}) >"$out" 2>&1 || rc=$?
+# as a newcomer runs it: none of the test harness's (or a sanitizer pass's) environment
+(cd "$W/clone" && env -u top_builddir -u top_srcdir -u LD_PRELOAD -u ASAN_OPTIONS -u UBSAN_OPTIONS \
+	-u SUBID_SANITIZE -u SUBID_SAN_DIR ${cmds[0]}) >"$out" 2>&1 || rc=$?
 check_eq "command 1 exits 0 in the fresh clone" 0 "$rc"
 [ "$rc" -eq 0 ] || diag_file "$out"
 check_match "it logs the grant" "granted user=alice uid=4242 kind=subuid start=2147483648 count=65536" "$(cat "$out")"
