@@ -104,6 +104,12 @@ subid_config_free(struct subid_config *cfg)
 	free(cfg->reserved);
 	cfg->reserved = NULL;
 	cfg->n_reserved = 0;
+	free(cfg->ldap.uri);
+	free(cfg->ldap.base);
+	free(cfg->ldap.bind_dn);
+	free(cfg->ldap.bind_pw_file);
+	free(cfg->ldap.ca_file);
+	memset(&cfg->ldap, 0, sizeof(cfg->ldap));
 }
 
 int
@@ -117,6 +123,7 @@ subid_config_defaults(struct subid_config *cfg, const struct subid_logindefs *ld
 	cfg->uid_min = ld->uid_min;
 	cfg->files = true;
 	cfg->logindefs = *ld;
+	cfg->ldap.timeout = 5;
 	cfg->db_path = strdup(SUBID_DB_PATH);
 	return cfg->db_path == NULL ? -1 : 0;
 }
@@ -258,6 +265,58 @@ parse_id(const char *val, uint64_t *out)
 	return NULL;
 }
 
+/* Replace *dst with a copy of val (absolute path when path is set). */
+static const char *
+set_string(char **dst, const char *val, bool path)
+{
+	char *p;
+
+	if (path && val[0] != '/')
+		return "must be an absolute path";
+	if ((p = strdup(val)) == NULL)
+		return "out of memory";
+	free(*dst);
+	*dst = p;
+	return NULL;
+}
+
+static const char *
+parse_ldap(struct subid_config *cfg, const char *key, const char *val)
+{
+	struct subid_ldap_config *l = &cfg->ldap;
+
+	if (strcmp(key, "ldap_uri") == 0)
+		return set_string(&l->uri, val, false);
+	if (strcmp(key, "ldap_base") == 0)
+		return set_string(&l->base, val, false);
+	if (strcmp(key, "ldap_bind_dn") == 0)
+		return set_string(&l->bind_dn, val, false);
+	if (strcmp(key, "ldap_bind_pw_file") == 0)
+		return set_string(&l->bind_pw_file, val, true);
+	if (strcmp(key, "ldap_ca_file") == 0)
+		return set_string(&l->ca_file, val, true);
+	if (strcmp(key, "ldap_tls") == 0) {
+		if (strcmp(val, "no") == 0)
+			l->tls = SUBID_LDAP_TLS_NO;
+		else if (strcmp(val, "starttls") == 0)
+			l->tls = SUBID_LDAP_TLS_STARTTLS;
+		else if (strcmp(val, "ldaps") == 0)
+			l->tls = SUBID_LDAP_TLS_LDAPS;
+		else
+			return "expected no, starttls or ldaps";
+		return NULL;
+	}
+	if (strcmp(key, "ldap_timeout") == 0) {
+		uint64_t v;
+
+		if (!subid_parse_u64(val, &v) || v == 0 || v > 600)
+			return "expected seconds, 1 to 600";
+		l->timeout = v;
+		return NULL;
+	}
+	return "unknown key";
+}
+
 /* One "key = value" line; returns NULL or the problem. */
 static const char *
 parse_line(struct subid_config *cfg, char *key, char *val)
@@ -265,9 +324,12 @@ parse_line(struct subid_config *cfg, char *key, char *val)
 	if (*val == '\0')
 		return "empty value";
 	if (strcmp(key, "store") == 0) {
-		if (strcmp(val, "local") != 0)
-			return "unknown store (supported: local)";
-		cfg->store = SUBID_STORE_LOCAL;
+		if (strcmp(val, "local") == 0)
+			cfg->store = SUBID_STORE_LOCAL;
+		else if (strcmp(val, "ldap") == 0)
+			cfg->store = SUBID_STORE_LDAP;
+		else
+			return "unknown store (supported: local, ldap)";
 		return NULL;
 	}
 	if (strcmp(key, "db_path") == 0) {
@@ -297,6 +359,8 @@ parse_line(struct subid_config *cfg, char *key, char *val)
 		return parse_list(val, &cfg->skip_groups);
 	if (strcmp(key, "reserved") == 0)
 		return parse_intervals(val, cfg);
+	if (strncmp(key, "ldap_", 5) == 0)
+		return parse_ldap(cfg, key, val);
 	return "unknown key";
 }
 
@@ -377,6 +441,16 @@ subid_config_validate(const struct subid_config *cfg, const char *name, const st
 		subid_log(log, LOG_ERR, "%s: config error key=range_count reason=\"%llu is larger than the pool [%llu, %llu)\"", name,
 			  (unsigned long long)cfg->range_count, (unsigned long long)cfg->range_min,
 			  (unsigned long long)cfg->range_max);
+		return -1;
+	}
+	if (cfg->store == SUBID_STORE_LDAP && (cfg->ldap.uri == NULL || cfg->ldap.base == NULL)) {
+		subid_log(log, LOG_ERR, "%s: config error key=store reason=\"store = ldap needs ldap_uri "
+			  "and ldap_base\"", name);
+		return -1;
+	}
+	if (cfg->store == SUBID_STORE_LDAP && (cfg->ldap.bind_dn == NULL) != (cfg->ldap.bind_pw_file == NULL)) {
+		subid_log(log, LOG_ERR, "%s: config error key=ldap_bind_dn reason=\"ldap_bind_dn and "
+			  "ldap_bind_pw_file go together\"", name);
 		return -1;
 	}
 	pool.start = cfg->range_min;

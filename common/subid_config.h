@@ -31,6 +31,23 @@
 
 enum subid_store_kind {
 	SUBID_STORE_LOCAL = 0,
+	SUBID_STORE_LDAP,	/* the directory is the authority, the local store its replica */
+};
+
+enum subid_ldap_tls {
+	SUBID_LDAP_TLS_NO = 0,
+	SUBID_LDAP_TLS_STARTTLS,
+	SUBID_LDAP_TLS_LDAPS,
+};
+
+struct subid_ldap_config {
+	char *uri;		/* space-separated, tried in order */
+	char *base;		/* where subid entries live */
+	char *bind_dn;
+	char *bind_pw_file;	/* root-owned, 0600 */
+	char *ca_file;
+	enum subid_ldap_tls tls;
+	uint64_t timeout;	/* seconds, network and operation */
 };
 
 /* What login.defs says about real account IDs. */
@@ -57,6 +74,7 @@ struct subid_config {
 	struct subid_interval *reserved;	/* never handed out (inclusive A-B in the file) */
 	size_t n_reserved;
 	struct subid_logindefs logindefs;
+	struct subid_ldap_config ldap;
 };
 
 /* Reads login.defs (missing file or keys: 1000..60000). -1 only on read errors. */

@@ -8,6 +8,7 @@
 
 #include "subid_core.h"
 #include "subid_files.h"
+#include "subid_ldap.h"
 #include "subid_user.h"
 
 const struct subid_paths subid_default_paths = {
@@ -47,6 +48,32 @@ file_has_owner(const struct subid_file *f, const char *name, const char *uidstr)
 		if (entry_is_owner(&f->v[i], name, uidstr))
 			return true;
 	return false;
+}
+
+/*
+ * store = ldap: the directory decides, the local store keeps a replica.
+ * With the directory unreachable, an owner the replica knows keeps his
+ * ranges; nobody new is granted anything.  0, or -1 (logged).
+ */
+static int
+ensure_ldap(const struct subid_config *cfg, struct subid_store *st, const struct subid_user *u, const char *safe,
+	    const struct subid_interval *taken, size_t ntaken, struct subid_grant *ur, struct subid_grant *gr,
+	    bool *granted, const struct subid_log *log)
+{
+	bool changed;
+	int rc;
+
+	rc = subid_ldap_ensure(cfg, u->uid, u->name, taken, ntaken, ur, gr, granted, log);
+	if (rc == SUBID_LDAP_OK)
+		return subid_store_put(st, u->uid, u->name, ur, gr, &changed) == SUBID_STORE_OK ? 0 : -1;
+	*granted = false;
+	if (rc == SUBID_LDAP_DOWN && subid_store_get(st, u->uid, SUBID_KIND_UID, ur) == SUBID_STORE_OK &&
+	    subid_store_get(st, u->uid, SUBID_KIND_GID, gr) == SUBID_STORE_OK) {
+		subid_log(log, LOG_WARNING, "replica user=%s uid=%u reason=\"directory unreachable; "
+			  "ranges served from the local replica\"", safe, (unsigned)u->uid);
+		return 0;
+	}
+	return -1;
 }
 
 enum subid_ensure_rc
@@ -127,12 +154,17 @@ subid_core_ensure(const struct subid_config *cfg, const struct subid_paths *path
 
 	if (subid_store_open_rw(&st, cfg->db_path, paths->trusted_uid, log) != SUBID_STORE_OK)
 		goto out;
-	pool.min = cfg->range_min;
-	pool.max = cfg->range_max;
-	pool.count = cfg->range_count;
-	rc = subid_store_ensure(st, u.uid, u.name, &pool, taken, ntaken, uid_range, gid_range, &granted);
-	if (rc != SUBID_STORE_OK)
-		goto out;
+	if (cfg->store == SUBID_STORE_LDAP) {
+		if (ensure_ldap(cfg, st, &u, safe, taken, ntaken, uid_range, gid_range, &granted, log) != 0)
+			goto out;
+	} else {
+		pool.min = cfg->range_min;
+		pool.max = cfg->range_max;
+		pool.count = cfg->range_count;
+		rc = subid_store_ensure(st, u.uid, u.name, &pool, taken, ntaken, uid_range, gid_range, &granted);
+		if (rc != SUBID_STORE_OK)
+			goto out;
+	}
 	if (granted) {
 		subid_log(log, LOG_INFO, "granted user=%s uid=%u kind=%s start=%" PRIu64 " count=%" PRIu64,
 			  safe, (unsigned)u.uid, kind_name(SUBID_KIND_UID), uid_range->start, uid_range->count);

@@ -1202,3 +1202,62 @@ subid_store_release(struct subid_store *st, uid_t uid)
 	}
 	return SUBID_STORE_OK;
 }
+
+int
+subid_store_put(struct subid_store *st, uid_t uid, const char *name, const struct subid_grant *uid_range,
+		const struct subid_grant *gid_range, bool *changed)
+{
+	const struct subid_grant *want[3] = { NULL, uid_range, gid_range };
+	struct subid_grant ur = { 0, 0 }, gr = { 0, 0 };
+	int64_t now = (int64_t)time(NULL);
+	bool name_ok;
+	int have;
+
+	*changed = false;
+	if (st->readonly)
+		return SUBID_STORE_ERR;
+	have = owner_state(st, uid, &ur, &gr, &name_ok, name);
+	if (have < 0)
+		return SUBID_STORE_ERR;
+	if (have == 3 && name_ok && ur.start == uid_range->start && ur.count == uid_range->count &&
+	    gr.start == gid_range->start && gr.count == gid_range->count)
+		return SUBID_STORE_OK;
+	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+		db_error(st, "begin");
+		return SUBID_STORE_ERR;
+	}
+	if (exec3(st, "DELETE FROM ranges WHERE uid = ?1", 1, (int64_t)uid, 0, 0) != 0)
+		return rollback(st, SUBID_STORE_ERR);
+	for (int kind = SUBID_KIND_UID; kind <= SUBID_KIND_GID; kind++) {
+		sqlite3_stmt *s;
+		int rc;
+
+		if (exec3(st, "DELETE FROM ranges WHERE kind = ?1 AND start < ?3 AND start + count > ?2", 3, kind,
+			  (int64_t)want[kind]->start, (int64_t)(want[kind]->start + want[kind]->count)) != 0)
+			return rollback(st, SUBID_STORE_ERR);
+		s = prep(st, "INSERT INTO ranges(uid, kind, start, count, name, granted) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+		if (s == NULL)
+			return rollback(st, SUBID_STORE_ERR);
+		sqlite3_bind_int64(s, 1, (int64_t)uid);
+		sqlite3_bind_int(s, 2, kind);
+		sqlite3_bind_int64(s, 3, (int64_t)want[kind]->start);
+		sqlite3_bind_int64(s, 4, (int64_t)want[kind]->count);
+		sqlite3_bind_text(s, 5, name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 6, now);
+		rc = sqlite3_step(s);
+		sqlite3_finalize(s);
+		if (rc != SQLITE_DONE) {
+			db_error(st, "insert");
+			return rollback(st, SUBID_STORE_ERR);
+		}
+	}
+	/* the free-span index no longer matches: the next local allocation rebuilds it */
+	if (exec3(st, "DELETE FROM meta WHERE key IN ('pool_min', 'pool_max')", 0, 0, 0, 0) != 0)
+		return rollback(st, SUBID_STORE_ERR);
+	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		db_error(st, "commit");
+		return rollback(st, SUBID_STORE_ERR);
+	}
+	*changed = true;
+	return SUBID_STORE_OK;
+}

@@ -78,6 +78,15 @@ int subid_store_ensure(struct subid_store *st, uid_t uid, const char *name, cons
 		       const struct subid_interval *taken, size_t ntaken,
 		       struct subid_grant *uid_range, struct subid_grant *gid_range, bool *granted);
 
+/*
+ * Replica of an authority (the LDAP store): make uid own exactly these two
+ * ranges, replacing what the replica held for uid and dropping any other
+ * owner's rows they overlap (the authority reassigned that space).
+ * *changed tells whether anything was written.  OK / ERR.
+ */
+int subid_store_put(struct subid_store *st, uid_t uid, const char *name, const struct subid_grant *uid_range,
+		    const struct subid_grant *gid_range, bool *changed);
+
 /* Drop both ranges of uid (they become free again).  OK / NOTFOUND / ERR. */
 int subid_store_release(struct subid_store *st, uid_t uid);
 

@@ -5,7 +5,7 @@
 set -eu
 
 build_pkgs="autoconf automake libtool pkg-config make gcc libc6-dev
-  libpam0g-dev libsubid-dev libsqlite3-dev
+  libpam0g-dev libsubid-dev libsqlite3-dev libldap-dev
   pamtester uidmap util-linux python3 sqlite3 git ca-certificates"
 test_pkgs="libcmocka-dev libpam-wrapper libpamtest0-dev libnss-wrapper
   clang valgrind binutils slapd ldap-utils"

@@ -741,6 +741,56 @@ test_load_bad_content(void **state)
 	free(conf);
 }
 
+/* ---- store = ldap keys ------------------------------------------------------------- */
+
+static void
+test_ldap_keys(void **state)
+{
+	struct fx *fx = *state;
+	struct subid_config cfg;
+	static const struct {
+		const char *text;
+		int bad;	/* lines refused by the parser */
+		int valid;	/* 0: validate accepts, -1: refuses */
+	} t[] = {
+		{ "store = ldap\nldap_uri = ldap://a ldap://b\nldap_base = ou=subid,dc=x\n", 0, 0 },
+		{ "store = ldap\nldap_base = ou=subid,dc=x\n", 0, -1 },		/* no uri */
+		{ "store = ldap\nldap_uri = ldap://a\n", 0, -1 },			/* no base */
+		{ "store = ldap\nldap_uri = ldap://a\nldap_base = o=x\nldap_bind_dn = cn=h\n", 0, -1 },
+		{ "store = ldap\nldap_uri = ldap://a\nldap_base = o=x\nldap_bind_dn = cn=h\n"
+		  "ldap_bind_pw_file = /etc/pw\nldap_tls = starttls\nldap_timeout = 3\n", 0, 0 },
+		{ "ldap_bind_pw_file = pw\n", 1, 0 },				/* relative */
+		{ "ldap_tls = maybe\n", 1, 0 },
+		{ "ldap_timeout = 0\n", 1, 0 },
+		{ "ldap_timeout = 601\n", 1, 0 },
+		{ "ldap_frobnicate = 1\n", 1, 0 },
+		{ "store = ldapx\n", 1, 0 },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		assert_int_equal(subid_config_defaults(&cfg, &ld_default), 0);
+		if (parse_str(&cfg, t[i].text, &fx->tl) != t[i].bad) {
+			print_error("case %zu: %s", i, t[i].text);
+			fail();
+		}
+		if (t[i].bad == 0 && subid_config_validate(&cfg, "t.conf", &fx->tl.log) != t[i].valid) {
+			print_error("case %zu (validate): %s", i, t[i].text);
+			fail();
+		}
+		subid_config_free(&cfg);
+	}
+	assert_int_equal(subid_config_defaults(&cfg, &ld_default), 0);
+	assert_int_equal(parse_str(&cfg, "store = ldap\nldap_uri = ldap://a\nldap_base = o=x\n"
+				   "ldap_tls = ldaps\nldap_timeout = 7\nldap_ca_file = /ca.pem\n", &fx->tl), 0);
+	assert_int_equal(cfg.store, SUBID_STORE_LDAP);
+	assert_string_equal(cfg.ldap.uri, "ldap://a");
+	assert_string_equal(cfg.ldap.base, "o=x");
+	assert_int_equal(cfg.ldap.tls, SUBID_LDAP_TLS_LDAPS);
+	assert_int_equal(cfg.ldap.timeout, 7);
+	assert_string_equal(cfg.ldap.ca_file, "/ca.pem");
+	subid_config_free(&cfg);
+}
+
 int
 main(void)
 {
@@ -755,6 +805,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_parse_comments_only, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_parse_no_final_newline, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_parse_bad_lines, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_ldap_keys, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_parse_bad_count, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_parse_reserved, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_parse_long_line, fx_setup, fx_teardown),

@@ -1,0 +1,38 @@
+/*
+ * The central store: an LDAP directory (OpenLDAP, 389-ds, ...) holding one
+ * subordinateIdEntry per owner (RDN cn=<uid>, so a second ADD for the same
+ * owner fails) and an allocator entry (cn=allocator) whose subidNextStart is
+ * advanced by an atomic compare-and-swap modify.  Attribute names are the
+ * ones SSSD's LDAP provider reads.
+ */
+#ifndef SUBID_LDAP_H
+#define SUBID_LDAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "subid_config.h"
+#include "subid_log.h"
+#include "subid_range.h"
+#include "subid_store.h"
+
+enum {
+	SUBID_LDAP_OK = 0,
+	SUBID_LDAP_ERR = -1,	/* refused, bad data or credentials: logged */
+	SUBID_LDAP_FULL = -2,	/* pool exhausted: logged */
+	SUBID_LDAP_DOWN = -3,	/* directory unreachable or timed out: logged */
+};
+
+/*
+ * Find uid's entry, or allocate one (first free aligned start at or after the
+ * allocator's cursor that overlaps no entry in the directory and no taken[]
+ * interval, claimed by compare-and-swap, then ADD).  *granted tells whether
+ * this call created it.
+ */
+int subid_ldap_ensure(const struct subid_config *cfg, uid_t uid, const char *name,
+		      const struct subid_interval *taken, size_t ntaken,
+		      struct subid_grant *uid_range, struct subid_grant *gid_range, bool *granted,
+		      const struct subid_log *log);
+
+#endif
