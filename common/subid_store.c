@@ -1048,6 +1048,32 @@ owner_state(struct subid_store *st, uid_t uid, struct subid_grant *ur, struct su
 	return have;
 }
 
+/* One range row; 0 or -1 (logged). */
+static int
+insert_range(struct subid_store *st, uid_t uid, int kind, uint64_t start, uint64_t count, const char *name,
+	     int64_t now)
+{
+	sqlite3_stmt *s = prep(st, "INSERT INTO ranges(uid, kind, start, count, name, granted) "
+				   "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, (int64_t)uid);
+	sqlite3_bind_int(s, 2, kind);
+	sqlite3_bind_int64(s, 3, (int64_t)start);
+	sqlite3_bind_int64(s, 4, (int64_t)count);
+	sqlite3_bind_text(s, 5, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 6, now);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE) {
+		db_error(st, "insert");
+		return -1;
+	}
+	return 0;
+}
+
 static int
 rollback(struct subid_store *st, int rc)
 {
@@ -1116,27 +1142,12 @@ subid_store_ensure(struct subid_store *st, uid_t uid, const char *name, const st
 			return rollback(st, rc);
 		}
 		for (int kind = SUBID_KIND_UID; kind <= SUBID_KIND_GID; kind++) {
-			sqlite3_stmt *s;
 			struct subid_grant *g = kind == SUBID_KIND_UID ? uid_range : gid_range;
 
 			if (have & kind)
 				continue;
-			s = prep(st, "INSERT INTO ranges(uid, kind, start, count, name, granted) "
-				     "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
-			if (s == NULL)
+			if (insert_range(st, uid, kind, slot, pool->count, name, now) != 0)
 				return rollback(st, SUBID_STORE_ERR);
-			sqlite3_bind_int64(s, 1, (int64_t)uid);
-			sqlite3_bind_int(s, 2, kind);
-			sqlite3_bind_int64(s, 3, (int64_t)slot);
-			sqlite3_bind_int64(s, 4, (int64_t)pool->count);
-			sqlite3_bind_text(s, 5, name, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(s, 6, now);
-			rc = sqlite3_step(s);
-			sqlite3_finalize(s);
-			if (rc != SQLITE_DONE) {
-				db_error(st, "insert");
-				return rollback(st, SUBID_STORE_ERR);
-			}
 			g->start = slot;
 			g->count = pool->count;
 		}
@@ -1229,27 +1240,10 @@ subid_store_put(struct subid_store *st, uid_t uid, const char *name, const struc
 	if (exec3(st, "DELETE FROM ranges WHERE uid = ?1", 1, (int64_t)uid, 0, 0) != 0)
 		return rollback(st, SUBID_STORE_ERR);
 	for (int kind = SUBID_KIND_UID; kind <= SUBID_KIND_GID; kind++) {
-		sqlite3_stmt *s;
-		int rc;
-
 		if (exec3(st, "DELETE FROM ranges WHERE kind = ?1 AND start < ?3 AND start + count > ?2", 3, kind,
-			  (int64_t)want[kind]->start, (int64_t)(want[kind]->start + want[kind]->count)) != 0)
+			  (int64_t)want[kind]->start, (int64_t)(want[kind]->start + want[kind]->count)) != 0 ||
+		    insert_range(st, uid, kind, want[kind]->start, want[kind]->count, name, now) != 0)
 			return rollback(st, SUBID_STORE_ERR);
-		s = prep(st, "INSERT INTO ranges(uid, kind, start, count, name, granted) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
-		if (s == NULL)
-			return rollback(st, SUBID_STORE_ERR);
-		sqlite3_bind_int64(s, 1, (int64_t)uid);
-		sqlite3_bind_int(s, 2, kind);
-		sqlite3_bind_int64(s, 3, (int64_t)want[kind]->start);
-		sqlite3_bind_int64(s, 4, (int64_t)want[kind]->count);
-		sqlite3_bind_text(s, 5, name, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 6, now);
-		rc = sqlite3_step(s);
-		sqlite3_finalize(s);
-		if (rc != SQLITE_DONE) {
-			db_error(st, "insert");
-			return rollback(st, SUBID_STORE_ERR);
-		}
 	}
 	/* the free-span index no longer matches: the next local allocation rebuilds it */
 	if (exec3(st, "DELETE FROM meta WHERE key IN ('pool_min', 'pool_max')", 0, 0, 0, 0) != 0)

@@ -501,6 +501,22 @@ db_rows() {
 	echo "${n:-0}"
 }
 
+# login_pair SERVICE NAME_A NAME_B: first logins of the users with uids 2001
+# and 2002, then A_START A_COUNT AG_START AG_COUNT (2001's subuid and subgid
+# range) and B_START ... BG_COUNT (2002's) from the store $DB.
+login_pair() {
+	local v
+	check "$2: login grants the ranges" pamtester "$1" "$2" open_session close_session
+	check "$3: login grants the ranges" pamtester "$1" "$3" open_session close_session
+	read -r A_START A_COUNT _ <<<"$(db_query "SELECT start, count FROM ranges WHERE uid = 2001 AND kind = 1;") - - -"
+	read -r AG_START AG_COUNT _ <<<"$(db_query "SELECT start, count FROM ranges WHERE uid = 2001 AND kind = 2;") - - -"
+	read -r B_START B_COUNT _ <<<"$(db_query "SELECT start, count FROM ranges WHERE uid = 2002 AND kind = 1;") - - -"
+	read -r BG_START BG_COUNT _ <<<"$(db_query "SELECT start, count FROM ranges WHERE uid = 2002 AND kind = 2;") - - -"
+	for v in "$A_START" "$A_COUNT" "$AG_START" "$AG_COUNT" "$B_START" "$B_COUNT" "$BG_START" "$BG_COUNT"; do
+		[[ $v =~ ^[0-9]+$ ]] || hard_error "logins did not store ranges for $2 and $3 (got '$v'); see test_pam"
+	done
+}
+
 # Start `unshare -U sleep 30` as UID (its own user namespace, no maps yet)
 # and wait until it is in the new namespace; its pid goes to SLEEPER_PID.
 SLEEPER_PID=

@@ -42,17 +42,7 @@ EOF
 conf_db "$DB"
 
 pam_service subid-test "required $PAM_MODULE" "required pam_permit.so"
-check "alice: login grants her ranges" pamtester subid-test alice open_session close_session
-check "mallory: login grants her ranges" pamtester subid-test mallory open_session close_session
-
-range_of() { db_query "SELECT start, count FROM ranges WHERE uid = $1 AND kind = $2;"; }
-read -r A_START A_COUNT _ <<<"$(range_of 2001 1) - - -"
-read -r AG_START AG_COUNT _ <<<"$(range_of 2001 2) - - -"
-read -r B_START B_COUNT _ <<<"$(range_of 2002 1) - - -"
-read -r BG_START BG_COUNT _ <<<"$(range_of 2002 2) - - -"
-for v in "$A_START" "$A_COUNT" "$AG_START" "$AG_COUNT" "$B_START" "$B_COUNT" "$BG_START" "$BG_COUNT"; do
-	[[ $v =~ ^[0-9]+$ ]] || hard_error "logins did not store ranges for alice and mallory (got '$v'); see test_pam"
-done
+login_pair subid-test alice mallory
 check_true "alice's and mallory's subuid ranges are disjoint" \
 	"$((A_START + A_COUNT))" -le "$B_START" -o "$((B_START + B_COUNT))" -le "$A_START"
 check_true "$BIG is outside both subuid ranges" \
