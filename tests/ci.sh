@@ -67,9 +67,9 @@ san="-fsanitize=address,undefined -fno-sanitize-recover=all"
 tests/build.sh --enable-werror "CFLAGS=-g -O1 -fno-omit-frame-pointer $san" "LDFLAGS=$san"
 san_dir=$(mktemp -d /tmp/subid-san.XXXXXX)
 SUBID_SANITIZE=1 SUBID_SAN_DIR=$san_dir SUBID_FUZZ_SMOKE_SECONDS=2 run_check sanitizers
-if compgen -G "$san_dir/*" >/dev/null; then
+if [ -n "$(find "$san_dir" -type f)" ]; then
 	echo "ci.sh: sanitizer reports:" >&2
-	head -n 40 "$san_dir"/* >&2
+	find "$san_dir" -type f -exec head -n 40 {} + >&2
 	rc=1
 fi
 rm -rf "$san_dir"

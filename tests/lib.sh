@@ -178,9 +178,11 @@ rx() { printf '%s' "$1" | sed 's/[][\.*^$+?(){}|/]/\\&/g'; }
 # test.  Reports go to files under $SAN_DIR, and finish() fails on any.
 SAN_DIR=
 if [ -n "${SUBID_SANITIZE:-}" ]; then
-	SAN_DIR=${SUBID_SAN_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/subid-san.XXXXXX")}
-	mkdir -p "$SAN_DIR" && chmod 1777 "$SAN_DIR"
-	export SUBID_SAN_DIR=$SAN_DIR
+	# one directory per test, so a report is blamed on the test that made it
+	SUBID_SAN_DIR=${SUBID_SAN_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/subid-san.XXXXXX")}
+	export SUBID_SAN_DIR
+	SAN_DIR=$SUBID_SAN_DIR/$TEST_NAME
+	mkdir -p "$SAN_DIR" && chmod 1777 "$SUBID_SAN_DIR" "$SAN_DIR"
 	SAN_LIB=$(readlink -f "$(gcc -print-file-name=libasan.so)")
 	LD_PRELOAD=$(basename "$SAN_LIB" | sed 's/\(\.so\.[0-9]*\).*/\1/')
 	export LD_PRELOAD
@@ -196,6 +198,10 @@ _sanitizer_setuid() {
 	_overlay "$(dirname "$SAN_LIB")"
 	chmod u+s "$SAN_LIB"
 }
+
+# nosan CMD...: a system tool without the sanitizer preload (uninstrumented
+# tools can trip ASan's own checks, e.g. dd's aligned_alloc).
+nosan() { env -u LD_PRELOAD "$@"; }
 
 _sanitizer_reports() {
 	[ -n "$SAN_DIR" ] && [ -d "$SAN_DIR" ] || return 0

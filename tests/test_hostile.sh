@@ -370,7 +370,7 @@ s_conf_long() {
 }
 s_conf_junk() { garbage 3000 7 >"$CONF"; }
 s_conf_rel_db() { conf_lines "db_path = var/lib/subid/subid.db"; }
-s_conf_store() { conf_lines "store = ldap"; }
+s_conf_store() { conf_lines "store = nfs"; }
 s_conf_reserved() { conf_lines "reserved = 5-3"; }
 
 # stores
@@ -391,9 +391,9 @@ s_db_truncated() { truncate -s 1000 "$DB"; }
 s_db_corrupt() { # every page but the first
 	local size
 	size=$(stat -c %s "$DB")
-	garbage "$((size - 4096))" 11 | dd of="$DB" bs=4096 seek=1 conv=notrunc status=none
+	garbage "$((size - 4096))" 11 | nosan dd of="$DB" bs=4096 seek=1 conv=notrunc status=none
 }
-s_db_header() { garbage 100 13 | dd of="$DB" bs=100 seek=0 conv=notrunc status=none; }
+s_db_header() { garbage 100 13 | nosan dd of="$DB" bs=100 seek=0 conv=notrunc status=none; }
 s_db_o_w() { chmod 0666 "$DB"; }
 s_db_dir_o_w() { chmod 0777 "$STATE"; }
 s_db_user() { chown 3001:3001 "$DB"; }
@@ -421,7 +421,7 @@ full_fs() {
 	mount -t tmpfs -o size=64k,mode=0755 subid-full "$W/full"
 	CASE_MOUNTS="$W/full"
 	if [ -n "${1:-}" ]; then install -m 0644 -o 0 -g 0 "$GOOD/subid.db" "$W/full/subid.db"; fi
-	dd if=/dev/zero of="$W/full/filler" bs=4096 status=none 2>/dev/null || true
+	nosan dd if=/dev/zero of="$W/full/filler" bs=4096 status=none 2>/dev/null || true
 	conf_lines "db_path = $W/full/subid.db"
 	CASE_DB=$W/full/subid.db
 }

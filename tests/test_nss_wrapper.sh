@@ -27,7 +27,7 @@ cp /etc/group "$W/nss/group"
 echo 'dave:x:3001:3001:directory user:/nonexistent:/bin/sh' >>"$W/nss/passwd"
 echo 'dave:x:3001:' >>"$W/nss/group"
 chmod 0644 "$W/nss/passwd" "$W/nss/group"
-NSSW=(env LD_PRELOAD=libnss_wrapper.so NSS_WRAPPER_PASSWD="$W/nss/passwd" NSS_WRAPPER_GROUP="$W/nss/group")
+NSSW=(env LD_PRELOAD="${LD_PRELOAD:+$LD_PRELOAD:}libnss_wrapper.so" NSS_WRAPPER_PASSWD="$W/nss/passwd" NSS_WRAPPER_GROUP="$W/nss/group")
 
 pam_service subid-test "required $PAM_MODULE" "required pam_permit.so"
 MSG_UNKNOWN="User not known to the underlying authentication module"
