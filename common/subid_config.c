@@ -106,6 +106,7 @@ subid_config_free(struct subid_config *cfg)
 	cfg->n_reserved = 0;
 	free(cfg->ldap.uri);
 	free(cfg->ldap.base);
+	free(cfg->ldap.user_base);
 	free(cfg->ldap.bind_dn);
 	free(cfg->ldap.bind_pw_file);
 	free(cfg->ldap.ca_file);
@@ -289,6 +290,8 @@ parse_ldap(struct subid_config *cfg, const char *key, const char *val)
 		return set_string(&l->uri, val, false);
 	if (strcmp(key, "ldap_base") == 0)
 		return set_string(&l->base, val, false);
+	if (strcmp(key, "ldap_user_base") == 0)
+		return set_string(&l->user_base, val, false);
 	if (strcmp(key, "ldap_bind_dn") == 0)
 		return set_string(&l->bind_dn, val, false);
 	if (strcmp(key, "ldap_bind_pw_file") == 0)

@@ -168,6 +168,49 @@ find_owner(struct conn *c, uid_t uid, struct subid_grant *ur, struct subid_grant
 }
 
 /*
+ * The DN of the account with this uidNumber under ldap_user_base (default:
+ * the parent of ldap_base), for subidRangeOwner, which SSSD's subid lookup
+ * matches.  NULL when the owner is not in this directory (a local or
+ * another directory's user): the entry is then made without it.
+ */
+static char *
+owner_dn(struct conn *c, uid_t uid)
+{
+	const char *base = c->cfg->ldap.user_base;
+	char *attrs[] = { "1.1", NULL };
+	char filter[96], *dn = NULL;
+	LDAPMessage *res = NULL, *e;
+	int rc;
+
+	if (base == NULL) {
+		/* the parent of ldap_base: everything after its first unescaped comma */
+		for (const char *p = c->cfg->ldap.base; *p != '\0'; p++) {
+			if (*p == '\\' && p[1] != '\0') {
+				p++;
+			} else if (*p == ',') {
+				base = p + 1;
+				break;
+			}
+		}
+		if (base == NULL)
+			return NULL;
+	}
+	snprintf(filter, sizeof(filter), "(&(objectClass=posixAccount)(uidNumber=%u))", (unsigned)uid);
+	rc = ldap_search_ext_s(c->ld, base, LDAP_SCOPE_SUBTREE, filter, attrs, 0, NULL, NULL, &c->tv, 2, &res);
+	if ((rc == LDAP_SUCCESS || rc == LDAP_SIZELIMIT_EXCEEDED) && ldap_count_entries(c->ld, res) == 1 &&
+	    (e = ldap_first_entry(c->ld, res)) != NULL) {
+		char *d = ldap_get_dn(c->ld, e);
+
+		if (d != NULL) {
+			dn = strdup(d);
+			ldap_memfree(d);
+		}
+	}
+	ldap_msgfree(res);
+	return dn;
+}
+
+/*
  * The highest end of any directory range (uid or gid) that overlaps
  * [cand, cand+count): 0 when none.  Ranges are found by their start, so one
  * longer than count that starts before cand - count is not seen (the pool's
@@ -277,6 +320,9 @@ static int
 add_owner(struct conn *c, uid_t uid, const char *name, uint64_t start, uint64_t count)
 {
 	char dn[512], uidv[16], sv[32], cv[32];
+	char *odn = owner_dn(c, uid);
+	char *ow[] = { odn, NULL };
+	LDAPMod m_ow = { LDAP_MOD_ADD, "subidRangeOwner", { .modv_strvals = ow } };
 	char *oc[] = { OC_ENTRY, NULL }, *cn[] = { uidv, NULL }, *un[] = { uidv, NULL };
 	char *nm[] = { (char *)name, NULL }, *s[] = { sv, NULL }, *n[] = { cv, NULL };
 	LDAPMod m_oc = { LDAP_MOD_ADD, "objectClass", { .modv_strvals = oc } };
@@ -287,15 +333,23 @@ add_owner(struct conn *c, uid_t uid, const char *name, uint64_t start, uint64_t 
 	LDAPMod m_gs = { LDAP_MOD_ADD, "subGidNumber", { .modv_strvals = s } };
 	LDAPMod m_gc = { LDAP_MOD_ADD, "subGidCount", { .modv_strvals = n } };
 	LDAPMod m_nm = { LDAP_MOD_ADD, "uid", { .modv_strvals = nm } };
-	LDAPMod *mods[] = { &m_oc, &m_cn, &m_un, &m_us, &m_uc, &m_gs, &m_gc, name ? &m_nm : NULL, NULL };
-	int rc;
+	LDAPMod *mods[10] = { &m_oc, &m_cn, &m_un, &m_us, &m_uc, &m_gs, &m_gc, NULL, NULL, NULL };
+	int rc, nmods = 7;
+
+	if (name != NULL)
+		mods[nmods++] = &m_nm;
+	if (odn != NULL)
+		mods[nmods++] = &m_ow;
 
 	snprintf(uidv, sizeof(uidv), "%u", (unsigned)uid);
 	snprintf(sv, sizeof(sv), "%" PRIu64, start);
 	snprintf(cv, sizeof(cv), "%" PRIu64, count);
-	if (snprintf(dn, sizeof(dn), "cn=%u,%s", (unsigned)uid, c->cfg->ldap.base) >= (int)sizeof(dn))
+	if (snprintf(dn, sizeof(dn), "cn=%u,%s", (unsigned)uid, c->cfg->ldap.base) >= (int)sizeof(dn)) {
+		free(odn);
 		return SUBID_LDAP_ERR;
+	}
 	rc = ldap_add_ext_s(c->ld, dn, mods, NULL, NULL);
+	free(odn);
 	if (rc == LDAP_SUCCESS)
 		return SUBID_LDAP_OK;
 	if (rc == LDAP_ALREADY_EXISTS)

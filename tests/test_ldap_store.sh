@@ -62,7 +62,11 @@ nentries() { ldap_search -LLL "(&(objectClass=subordinateIdEntry)(uidNumber=$1))
 replica() { db_query "SELECT start || ' ' || count FROM ranges WHERE uid = $1 AND kind = ${3:-1}" "$2"; }
 
 # ---- first login, second host --------------------------------------------------------
+ldap_add_user alice 2001	# alice is also in the directory: her entry names her DN
 check "alice: first login on host 1" pamtester subid-h1 alice open_session close_session
+check_match "alice: subidRangeOwner is her DN in the directory (what SSSD matches)" \
+	"^subidRangeOwner: uid=alice,$(rx "$LDAP_PEOPLE_BASE")$" \
+	"$(ldap_search -LLL '(&(objectClass=subordinateIdEntry)(uidNumber=2001))' subidRangeOwner)"
 check_eq "alice: one entry in the directory, subuid and subgid at the pool start" "$M $C $M $C" "$(entry 2001)"
 check_eq "alice: host 1's replica holds the subuid range" "$M $C" "$(replica 2001 "$H1")"
 check_eq "alice: host 1's replica holds the subgid range" "$M $C" "$(replica 2001 "$H1" 2)"
@@ -72,6 +76,9 @@ check_eq "alice: host 2's replica has the same range" "$M $C" "$(replica 2001 "$
 check_eq "alice: still one entry in the directory" 1 "$(nentries 2001)"
 check "bob: first login on host 2" pamtester subid-h2 bob open_session close_session
 check "bob: login on host 1" pamtester subid-h1 bob open_session close_session
+check_match "bob: has an entry" "^dn: cn=2002," "$(ldap_search -LLL '(&(objectClass=subordinateIdEntry)(uidNumber=2002))' dn)"
+check_nomatch "bob (not in the directory): no subidRangeOwner" "subidRangeOwner" \
+	"$(ldap_search -LLL '(&(objectClass=subordinateIdEntry)(uidNumber=2002))' subidRangeOwner)"
 check_eq "bob: the next slot, the same on both hosts" "$((M + C)) $C $((M + C)) $C" \
 	"$(replica 2002 "$H1") $(replica 2002 "$H2")"
 
