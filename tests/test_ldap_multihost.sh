@@ -58,7 +58,15 @@ for u, s, c, g in sorted(out):
     print(u, s, c, g)'
 }
 
-ops_before=$(grep -cE ' (SRCH|MOD|ADD|BIND|DEL) ' "$LDAP_LOG" || true)
+# slapd's stats log between two line numbers: one RESULT line per LDAP
+# operation (a round trip), and the operations by kind
+log_lines() { wc -l <"$LDAP_LOG"; }
+ldap_ops() { sed -n "$(($1 + 1)),$2p" "$LDAP_LOG" | grep -cE ' op=[0-9]+ (SEARCH )?RESULT ' || true; }
+ldap_ops_of() {
+	sed -n "$(($1 + 1)),$2p" "$LDAP_LOG" |
+		grep -cE " op=[0-9]+ ($3 base=|$3 dn=\"[^\"]*\"\$|$3 dn=\"[^\"]*\" method=)" || true
+}
+ops_before=$(log_lines)
 t0=$(date +%s%N)
 pids=
 # overlapping windows: every user is wanted by two to four hosts
@@ -71,7 +79,8 @@ done
 failed=0
 for p in $pids; do wait "$p" || failed=$((failed + 1)); done
 t1=$(date +%s%N)
-ops_after=$(grep -cE ' (SRCH|MOD|ADD|BIND|DEL) ' "$LDAP_LOG" || true)
+ops_after=$(log_lines)
+nops=$(ldap_ops "$ops_before" "$ops_after")
 check_eq "4 hosts, 4 x 250 allocations at once: no host failed" 0 "$failed"
 [ "$failed" -eq 0 ] || diag_file "$W/h1.err"
 
@@ -100,9 +109,13 @@ check_eq "every allocation a host reported is the directory's range" "$total" "$
 ms=$(((t1 - t0) / 1000000))
 allocs=$users
 diag "figures: $allocs allocations (plus $((total - allocs)) lookups of entries another host made) by 4 hosts in $ms ms:" \
-	"$((allocs * 1000 / (ms > 0 ? ms : 1))) allocations/s; $((ops_after - ops_before)) LDAP operations," \
-	"$(python3 -c "print('%.1f' % ($((ops_after - ops_before)) / $total))") per ensure call, $(python3 -c "print('%.1f' % ($((ops_after - ops_before)) / $allocs))") per allocation"
-echo "# figures: allocations=$allocs ensure_calls=$total ms=$ms ldap_ops=$((ops_after - ops_before))"
+	"$((allocs * 1000 / (ms > 0 ? ms : 1))) allocations/s; $nops LDAP operations," \
+	"$(python3 -c "print('%.1f' % ($nops / $total))") per ensure call, $(python3 -c "print('%.1f' % ($nops / $allocs))") per allocation"
+echo "# figures: allocations=$allocs ensure_calls=$total ms=$ms ldap_ops=$nops" \
+	"binds=$(ldap_ops_of "$ops_before" "$ops_after" BIND)" \
+	"searches=$(ldap_ops_of "$ops_before" "$ops_after" SRCH)" \
+	"modifies=$(ldap_ops_of "$ops_before" "$ops_after" MOD)" \
+	"adds=$(ldap_ops_of "$ops_before" "$ops_after" ADD)"
 
 # ---- slapd SIGKILLed during logins, then restarted ---------------------------------------
 pam_service subid-h1 "optional $PAM_MODULE conf=$W/h1.conf" "required pam_permit.so"
