@@ -421,7 +421,13 @@ subid_ldap_ensure(const struct subid_config *cfg, uid_t uid, const char *name,
 			goto out;
 		rc = add_owner(&c, uid, name, cand, cfg->range_count);
 		if (rc == 1) {
-			/* another host created this owner's entry first: theirs wins */
+			/*
+			 * Another host created this owner's entry first: theirs wins.
+			 * Give the slot back when nobody has moved the cursor since.
+			 */
+			if (cas_cursor(&c, dn, cand + cfg->range_count, cur) == SUBID_LDAP_OK)
+				subid_log(log, LOG_DEBUG, "ldap uid=%u lost the race for its entry; slot %" PRIu64
+					  " returned", (unsigned)uid, cand);
 			rc = find_owner(&c, uid, uid_range, gid_range);
 			if (rc == 1)
 				rc = SUBID_LDAP_ERR;

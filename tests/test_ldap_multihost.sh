@@ -111,7 +111,8 @@ allocs=$users
 diag "figures: $allocs allocations (plus $((total - allocs)) lookups of entries another host made) by 4 hosts in $ms ms:" \
 	"$((allocs * 1000 / (ms > 0 ? ms : 1))) allocations/s; $nops LDAP operations," \
 	"$(python3 -c "print('%.1f' % ($nops / $total))") per ensure call, $(python3 -c "print('%.1f' % ($nops / $allocs))") per allocation"
-echo "# figures: allocations=$allocs ensure_calls=$total ms=$ms ldap_ops=$nops" \
+holes=$(awk -v m=2147483648 -v c=65536 '{ i = ($2 - m) / c; if (i > top) top = i } END { print top + 1 - NR }' "$W/dir.txt")
+echo "# figures: allocations=$allocs ensure_calls=$total ms=$ms ldap_ops=$nops holes_left=$holes" \
 	"binds=$(ldap_ops_of "$ops_before" "$ops_after" BIND)" \
 	"searches=$(ldap_ops_of "$ops_before" "$ops_after" SRCH)" \
 	"modifies=$(ldap_ops_of "$ops_before" "$ops_after" MOD)" \

@@ -149,6 +149,18 @@ log_grep "ldap refused key=ldap_bind_pw_file path=$(rx "$W/host.pw")" "the unsaf
 chmod 0600 "$W/host.pw"
 check_eq "still nothing written for dave" 0 "$(nentries 2004)"
 
+# ---- TLS required, directory without it -------------------------------------------------
+host_conf "$W/h4.conf" "$W/h4/subid.db"
+printf 'ldap_tls = starttls\n' >>"$W/h4.conf"
+pam_service subid-h4 "optional $PAM_MODULE conf=$W/h4.conf" "required pam_permit.so"
+pam_service subid-h4s "required $PAM_MODULE conf=$W/h4.conf strict" "required pam_permit.so"
+log_clear
+check "TLS required but the directory has none: the login proceeds" pamtester subid-h4 dave open_session close_session
+check_fail "... and fails under strict" pamtester subid-h4s dave open_session close_session
+log_grep "ldap refused uri=.* reason=\"TLS required \(ldap_tls = starttls\) but StartTLS failed" "the refusal is logged"
+check_eq "TLS required: nothing written in the directory" 0 "$(nentries 2004)"
+check_eq "TLS required: nothing written in the replica" 0 "$(db_rows "" "$W/h4/subid.db")"
+
 # ---- a range deleted in the directory leaves the replica ----------------------------------
 old=$(replica 2002 "$H1")
 ldap_as_admin ldapdelete "cn=2002,$LDAP_SUBID_BASE"
