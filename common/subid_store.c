@@ -557,13 +557,20 @@ shared_unlock(int fd)
 	fcntl(fd, F_SETLK, &l);
 }
 
-/* Is there a journal that a crashed writer left (non-empty, nobody RESERVED)? */
+/*
+ * Is there a journal that a crashed writer left?  SQLite's own test: it
+ * exists, nobody holds RESERVED, and its first byte is not zero (a journal
+ * whose header was never written is ignored, not rolled back).
+ */
 static int
 hot_journal(const char *path, int fd)
 {
 	char jpath[PATH_MAX];
 	struct stat st;
 	struct flock l = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = LOCK_RESERVED, .l_len = 1 };
+	unsigned char first = 0;
+	ssize_t n;
+	int jfd;
 
 	if (snprintf(jpath, sizeof(jpath), "%s-journal", path) >= (int)sizeof(jpath))
 		return -1;
@@ -573,7 +580,18 @@ hot_journal(const char *path, int fd)
 		return 0;
 	if (fcntl(fd, F_GETLK, &l) != 0)
 		return -1;
-	return l.l_type == F_UNLCK;
+	if (l.l_type != F_UNLCK)
+		return 0;
+	jfd = open(jpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (jfd < 0)
+		return errno == ENOENT ? 0 : -1;
+	do
+		n = pread(jfd, &first, 1, 0);
+	while (n < 0 && errno == EINTR);
+	close(jfd);
+	if (n < 0)
+		return -1;
+	return n == 1 && first != 0;
 }
 
 /* 0 ready, 1 empty database (no grants yet), -1 error (logged). */
