@@ -623,7 +623,7 @@ PYEOF
 # for the holder to finish.
 DB_LOCK_PID=
 db_lock() {
-	local mode=$1 secs=$2 db=${3:-$DB} i=0
+	local mode=$1 secs=$2 db=${3:-$DB}
 	: >"$W/lock.out"
 	python3 -c 'import sqlite3, sys, time
 c = sqlite3.connect(sys.argv[1], isolation_level=None)
@@ -633,10 +633,17 @@ time.sleep(float(sys.argv[3]))
 c.execute("COMMIT")' "$db" "$mode" "$secs" >"$W/lock.out" 2>&1 &
 	DB_LOCK_PID=$!
 	bg_track "$DB_LOCK_PID"
-	while ! grep -q '^locked$' "$W/lock.out"; do
+	wait_ready "$DB_LOCK_PID" "$W/lock.out" locked "could not lock $db"
+}
+
+# wait_ready PID FILE LINE WHAT: wait (at most 5 s) until the background
+# process PID has written LINE to FILE; hard error WHAT if it dies first.
+wait_ready() {
+	local i=0
+	while ! grep -qx -- "$3" "$2"; do
 		i=$((i + 1))
-		[ "$i" -lt 500 ] || hard_error "could not lock $db: $(cat "$W/lock.out")"
-		kill -0 "$DB_LOCK_PID" 2>/dev/null || hard_error "could not lock $db: $(cat "$W/lock.out")"
+		[ "$i" -lt 500 ] || hard_error "$4: $(cat "$2")"
+		kill -0 "$1" 2>/dev/null || hard_error "$4: $(cat "$2")"
 		sleep 0.01
 	done
 }

@@ -516,19 +516,14 @@ PYEOF
 # once it runs; swap_wait waits for it and sets SWAPS.
 SWAP_PID=
 swap() {
-	local i=0 secs=$1
+	local secs=$1
 	shift
 	[ $# -gt 0 ] || set -- python3 "$W/swapper.py" "$R/subid.db" "$R/good.db" "$R/forged.db"
 	: >"$W/swap.out"
 	"$@" "$secs" >"$W/swap.out" 2>&1 &
 	SWAP_PID=$!
 	bg_track "$SWAP_PID"
-	while ! grep -q '^swapping$' "$W/swap.out"; do
-		i=$((i + 1))
-		[ "$i" -lt 500 ] || hard_error "swapper did not start: $(cat "$W/swap.out")"
-		kill -0 "$SWAP_PID" 2>/dev/null || hard_error "swapper died: $(cat "$W/swap.out")"
-		sleep 0.01
-	done
+	wait_ready "$SWAP_PID" "$W/swap.out" swapping "swapper did not start"
 }
 swap_wait() {
 	wait "$SWAP_PID" || hard_error "swapper failed: $(cat "$W/swap.out")"
