@@ -16,7 +16,13 @@
 #include "subid_store.h"
 
 #define SCHEMA_VERSION 1
+/*
+ * How long to wait for another connection's lock.  A reader waits only for a
+ * commit to finish; a first login may queue behind a burst of other first
+ * logins (SQLite's busy handler is not fair), so writers wait longer.
+ */
 #define BUSY_TIMEOUT_MS 5000
+#define WRITER_BUSY_TIMEOUT_MS 15000
 
 struct subid_store {
 	sqlite3 *db;
@@ -678,7 +684,7 @@ store_open(struct subid_store **out, const char *path, uid_t owner_uid, bool ro,
 		goto fail;
 	}
 	sqlite3_extended_result_codes(st->db, 1);
-	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+	sqlite3_busy_timeout(st->db, WRITER_BUSY_TIMEOUT_MS);
 	/*
 	 * Rollback journal, so that readers without write access to the
 	 * directory can read (WAL would need a writable -shm file).

@@ -122,7 +122,7 @@ check "strict module with a good config: session succeeds" pamtester subid-stric
 
 # An owner who has ranges needs no write lock: a login must not wait for
 # another login's write transaction.  The lock is held for longer than the
-# module's busy timeout (5 s), so a login that needed it would return
+# module's busy timeout (15 s), so a login that needed it would return
 # PAM_IGNORE, which this service turns into a failure.
 db_lock IMMEDIATE 60
 check "alice: login succeeds while another process holds the store's write lock" \

@@ -792,7 +792,7 @@ reap(pid_t pid)
 /*
  * The common login path (owner already has ranges) takes no write lock: it
  * succeeds while another writer holds the database's RESERVED lock for
- * longer than the store's busy timeout (5 s), so an ensure that needed the
+ * longer than the store's busy timeout for writers (15 s), so an ensure that needed the
  * lock would give up and fail.
  */
 static void
