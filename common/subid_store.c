@@ -213,10 +213,12 @@ prepare_files(const char *path, uid_t owner_uid, bool create, int *fdout, const 
 
 /*
  * 1 when the schema exists (and has our version), 0 when the database is
- * empty, -1 on error or a schema we do not know (logged).
+ * empty, -1 on error or a schema we do not know (logged when "report").
+ * Without a lock the answer may be stale: another login can be creating the
+ * schema at this instant, so only a locked check may report.
  */
 static int
-schema_current(struct subid_store *st)
+schema_current(struct subid_store *st, bool report)
 {
 	sqlite3_stmt *s = NULL;
 	int rc;
@@ -233,7 +235,8 @@ schema_current(struct subid_store *st)
 		sqlite3_finalize(c);
 		if (empty)
 			return 0;
-		db_error(st, "schema");
+		if (report)
+			db_error(st, "schema");
 		return -1;
 	}
 	rc = sqlite3_step(s);
@@ -241,11 +244,14 @@ schema_current(struct subid_store *st)
 		sqlite3_finalize(s);
 		return 1;
 	}
+	if (report) {
+		if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+			subid_log(st->log, LOG_ERR, "store error path=%s reason=\"unknown schema version\"",
+				  st->path);
+		else
+			db_error(st, "schema");
+	}
 	sqlite3_finalize(s);
-	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
-		subid_log(st->log, LOG_ERR, "store error path=%s reason=\"unknown schema version\"", st->path);
-	else
-		db_error(st, "schema");
 	return -1;
 }
 
@@ -645,6 +651,34 @@ open_ro_fd(struct subid_store *st)
 	return 0;
 }
 
+/* Create the schema unless it exists; decided under the write lock. */
+static int
+create_schema(struct subid_store *st)
+{
+	int rc;
+
+	if (sqlite3_exec(st->db, "PRAGMA journal_mode = DELETE;", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(st->db, "BEGIN IMMEDIATE;", NULL, NULL, NULL) != SQLITE_OK) {
+		db_error(st, "schema");
+		return -1;
+	}
+	rc = schema_current(st, true);
+	if (rc == 0 && (sqlite3_exec(st->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK)) {
+		db_error(st, "schema");
+		rc = -1;
+	}
+	if (rc < 0) {
+		sqlite3_exec(st->db, "ROLLBACK;", NULL, NULL, NULL);
+		return -1;
+	}
+	if (sqlite3_exec(st->db, "COMMIT;", NULL, NULL, NULL) != SQLITE_OK) {
+		db_error(st, "schema");
+		sqlite3_exec(st->db, "ROLLBACK;", NULL, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 store_open(struct subid_store **out, const char *path, uid_t owner_uid, bool ro,
 	   const struct subid_log *log)
@@ -694,19 +728,13 @@ store_open(struct subid_store **out, const char *path, uid_t owner_uid, bool ro,
 		db_error(st, "pragma");
 		goto fail;
 	}
-	rc = schema_current(st);
-	if (rc < 0)
+	/*
+	 * Every later open (every login) finds the schema without a write lock.
+	 * Otherwise look again under the write lock, where the answer is final:
+	 * simultaneous first logins on a new store create it exactly once.
+	 */
+	if (schema_current(st, false) != 1 && create_schema(st) != 0)
 		goto fail;
-	/* create the schema once; later opens (every login) take no write lock */
-	if (rc == 0 &&
-	    (sqlite3_exec(st->db, "PRAGMA journal_mode = DELETE;", NULL, NULL, NULL) != SQLITE_OK ||
-	     sqlite3_exec(st->db, "BEGIN IMMEDIATE;", NULL, NULL, NULL) != SQLITE_OK ||
-	     sqlite3_exec(st->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK ||
-	     sqlite3_exec(st->db, "COMMIT;", NULL, NULL, NULL) != SQLITE_OK)) {
-		db_error(st, "schema");
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-		goto fail;
-	}
 	*out = st;
 	return SUBID_STORE_OK;
 fail:

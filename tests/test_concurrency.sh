@@ -56,10 +56,21 @@ run_parallel() {
 	rm -f "$W/go"
 }
 
-# count_failed: logins whose pamtester did not exit 0
+# count_failed: logins whose pamtester did not exit 0 (their output and the
+# store errors logged are printed as diagnostics)
 count_failed() {
-	local n=0 f
-	for f in "$W"/rc.*; do [ "$(cat "$f")" = 0 ] || n=$((n + 1)); done
+	local n=0 f i
+	for f in "$W"/rc.*; do
+		[ "$(cat "$f")" = 0 ] && continue
+		n=$((n + 1))
+		i=${f##*.}
+		diag "login $i exited $(cat "$f"):" >&2
+		diag_file "$W/out.$i" >&2
+	done
+	if [ $n -gt 0 ]; then
+		log_text | grep -v ' granted ' >"$W/errlog" || true
+		diag_file "$W/errlog" >&2
+	fi
 	echo $n
 }
 
