@@ -309,6 +309,17 @@ parse_ldap(struct subid_config *cfg, const char *key, const char *val)
 			return "expected no, starttls or ldaps";
 		return NULL;
 	}
+	if (strcmp(key, "ldap_attr_map") == 0) {
+		if (strcmp(val, "sssd") == 0)
+			l->map = SUBID_LDAP_MAP_SSSD;
+		else if (strcmp(val, "freeipa") == 0)
+			l->map = SUBID_LDAP_MAP_FREEIPA;
+		else
+			return "expected sssd or freeipa";
+		return NULL;
+	}
+	if (strcmp(key, "ldap_lookup_on_miss") == 0)
+		return parse_bool(val, &l->lookup_on_miss);
 	if (strcmp(key, "ldap_timeout") == 0) {
 		uint64_t v;
 

@@ -40,6 +40,12 @@ enum subid_ldap_tls {
 	SUBID_LDAP_TLS_LDAPS,
 };
 
+/* Which attribute names the directory's entries use. */
+enum subid_ldap_map {
+	SUBID_LDAP_MAP_SSSD = 0,	/* subordinateIdEntry, subUidNumber, ..., subidRangeOwner */
+	SUBID_LDAP_MAP_FREEIPA,		/* ipaSubordinateIdEntry, ipaSubUidNumber, ..., ipaOwner */
+};
+
 struct subid_ldap_config {
 	char *uri;		/* space-separated, tried in order */
 	char *base;		/* where subid entries live */
@@ -48,7 +54,9 @@ struct subid_ldap_config {
 	char *bind_pw_file;	/* root-owned, 0600 */
 	char *ca_file;
 	enum subid_ldap_tls tls;
+	enum subid_ldap_map map;
 	uint64_t timeout;	/* seconds, network and operation */
+	bool lookup_on_miss;	/* the plugin asks the directory (anonymously) for owners the replica lacks */
 };
 
 /* What login.defs says about real account IDs. */

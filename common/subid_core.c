@@ -215,6 +215,27 @@ to_kind(enum subid_type t)
 }
 
 /*
+ * An owner the replica does not know, asked of the directory (anonymous
+ * bind, ldap_timeout).  Not written to the replica: the plugin never writes,
+ * and the owner's next login does.  0 found, 1 none, -1 error (logged): a
+ * directory that cannot answer makes has_range say no.
+ */
+static int
+lookup_directory(const struct subid_config *cfg, const struct subid_user *u, enum subid_type type,
+		 struct subid_grant *g, const struct subid_log *log)
+{
+	struct subid_grant ur, gr;
+	int rc = subid_ldap_lookup(cfg, u->uid, &ur, &gr, log);
+
+	if (rc == 1)
+		return 1;
+	if (rc != SUBID_LDAP_OK)
+		return -1;
+	*g = type == ID_TYPE_UID ? ur : gr;
+	return 0;
+}
+
+/*
  * Every range of owner (store + files).  SUCCESS with r->n possibly 0 for a
  * known owner; UNKNOWN_USER; ERROR.
  */
@@ -257,6 +278,13 @@ collect(const struct subid_paths *paths, const struct subid_log *log, const char
 			if (rc == SUBID_STORE_ERR)
 				goto out;
 			if (rc == SUBID_STORE_OK && vec_add(r, g.start, g.count) != 0)
+				goto oom;
+		}
+		if (rc == SUBID_STORE_NOTFOUND && cfg.store == SUBID_STORE_LDAP && cfg.ldap.lookup_on_miss) {
+			rc = lookup_directory(&cfg, &u, type, &g, log);
+			if (rc < 0)
+				goto out;
+			if (rc == 0 && vec_add(r, g.start, g.count) != 0)
 				goto oom;
 		}
 	}

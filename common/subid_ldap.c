@@ -11,16 +11,46 @@
 
 #include "subid_ldap.h"
 
-#define OC_ENTRY "subordinateIdEntry"
 #define OC_ALLOC "subidAllocator"
 #define AT_NEXT "subidNextStart"
-#define MAX_TRIES 64
+/* a slot claim: a standard class every directory has, so claims need no schema of ours */
+#define OC_CLAIM "applicationProcess"
+#define MAX_TRIES 256
+/* starts fetched per search while looking for a free slot */
+#define WINDOW_SLOTS 256
 #define PW_MAX 1024
+
+/* The names a directory's entries use (ldap_attr_map). */
+struct attr_map {
+	const char *name;
+	const char *oc;		/* structural class of a new entry */
+	const char *oc_aux;	/* auxiliary class of a new entry, or NULL */
+	const char *oc_search;	/* class that marks an entry as ranges */
+	const char *uid_start, *uid_count, *gid_start, *gid_count;
+	const char *owner;	/* the owner's DN */
+	const char *rdn;	/* attribute naming a new entry after its owner */
+	bool by_uidnumber;	/* entries carry the owner's uidNumber (else: found by owner DN) */
+};
+
+static const struct attr_map maps[] = {
+	[SUBID_LDAP_MAP_SSSD] = {
+		"sssd", "subordinateIdEntry", NULL, "subordinateIdEntry",
+		"subUidNumber", "subUidCount", "subGidNumber", "subGidCount",
+		"subidRangeOwner", "cn", true,
+	},
+	/* FreeIPA 4.9+: ipaUniqueID=...,cn=subids,cn=accounts,<suffix>, one per owner */
+	[SUBID_LDAP_MAP_FREEIPA] = {
+		"freeipa", "ipaSubordinateIdEntry", "ipaSubordinateId", "ipaSubordinateId",
+		"ipaSubUidNumber", "ipaSubUidCount", "ipaSubGidNumber", "ipaSubGidCount",
+		"ipaOwner", "ipaUniqueID", false,
+	},
+};
 
 struct conn {
 	LDAP *ld;
 	const struct subid_config *cfg;
 	const struct subid_log *log;
+	const struct attr_map *m;
 	struct timeval tv;
 };
 
@@ -63,8 +93,9 @@ read_password(struct conn *c, char *buf, size_t len)
 	return 0;
 }
 
+/* Connect; bind with the configured credentials, or anonymously when !write. */
 static int
-connect_bind(struct conn *c)
+connect_bind(struct conn *c, bool write)
 {
 	const struct subid_ldap_config *l = &c->cfg->ldap;
 	int v3 = LDAP_VERSION3, demand = LDAP_OPT_X_TLS_DEMAND, zero = 0, rc;
@@ -97,13 +128,13 @@ connect_bind(struct conn *c)
 			return rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR ? SUBID_LDAP_DOWN : SUBID_LDAP_ERR;
 		}
 	}
-	if (l->bind_dn != NULL) {
+	if (write && l->bind_dn != NULL) {
 		if (read_password(c, pw, sizeof(pw)) != 0)
 			return SUBID_LDAP_ERR;
 		cred.bv_val = pw;
 		cred.bv_len = strlen(pw);
 	}
-	rc = ldap_sasl_bind_s(c->ld, l->bind_dn, LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
+	rc = ldap_sasl_bind_s(c->ld, write ? l->bind_dn : NULL, LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
 	explicit_bzero(pw, sizeof(pw));
 	if (rc != LDAP_SUCCESS)
 		return ldap_fail(c, "bind", rc);
@@ -130,48 +161,18 @@ get_u64(struct conn *c, LDAPMessage *e, const char *attr, uint64_t *out)
 static bool
 entry_ranges(struct conn *c, LDAPMessage *e, struct subid_grant *ur, struct subid_grant *gr)
 {
+	const struct attr_map *m = c->m;
 	uint64_t end;
 
-	return get_u64(c, e, "subUidNumber", &ur->start) && get_u64(c, e, "subUidCount", &ur->count) &&
-	       get_u64(c, e, "subGidNumber", &gr->start) && get_u64(c, e, "subGidCount", &gr->count) &&
+	return get_u64(c, e, m->uid_start, &ur->start) && get_u64(c, e, m->uid_count, &ur->count) &&
+	       get_u64(c, e, m->gid_start, &gr->start) && get_u64(c, e, m->gid_count, &gr->count) &&
 	       subid_range_end(ur->start, ur->count, &end) && subid_range_end(gr->start, gr->count, &end);
-}
-
-/* uid's entry: OK (ranges set), 1 none, or an error. */
-static int
-find_owner(struct conn *c, uid_t uid, struct subid_grant *ur, struct subid_grant *gr)
-{
-	char *attrs[] = { "subUidNumber", "subUidCount", "subGidNumber", "subGidCount", NULL };
-	char filter[128];
-	LDAPMessage *res = NULL, *e;
-	int rc;
-
-	snprintf(filter, sizeof(filter), "(&(objectClass=" OC_ENTRY ")(uidNumber=%u))", (unsigned)uid);
-	rc = ldap_search_ext_s(c->ld, c->cfg->ldap.base, LDAP_SCOPE_SUBTREE, filter, attrs, 0, NULL, NULL,
-			       &c->tv, 2, &res);
-	if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED) {
-		ldap_msgfree(res);
-		return ldap_fail(c, "search", rc);
-	}
-	e = ldap_first_entry(c->ld, res);
-	if (e == NULL) {
-		ldap_msgfree(res);
-		return 1;
-	}
-	if (!entry_ranges(c, e, ur, gr)) {
-		subid_log(c->log, LOG_ERR, "ldap error uid=%u reason=\"entry has invalid ranges\"", (unsigned)uid);
-		ldap_msgfree(res);
-		return SUBID_LDAP_ERR;
-	}
-	ldap_msgfree(res);
-	return SUBID_LDAP_OK;
 }
 
 /*
  * The DN of the account with this uidNumber under ldap_user_base (default:
- * the parent of ldap_base), for subidRangeOwner, which SSSD's subid lookup
- * matches.  NULL when the owner is not in this directory (a local or
- * another directory's user): the entry is then made without it.
+ * the parent of ldap_base): the entries' owner attribute.  NULL when the
+ * owner is not in this directory (a local or another directory's user).
  */
 static char *
 owner_dn(struct conn *c, uid_t uid)
@@ -211,24 +212,79 @@ owner_dn(struct conn *c, uid_t uid)
 }
 
 /*
- * The highest end of any directory range (uid or gid) that overlaps
- * [cand, cand+count): 0 when none.  Ranges are found by their start, so one
- * longer than count that starts before cand - count is not seen (the pool's
- * entries all have range_count IDs).
+ * uid's entry: OK (ranges set), 1 none, or an error.  The sssd map finds it
+ * by uidNumber; the FreeIPA map by its owner's DN (*odn, looked up here when
+ * NULL and kept for the caller).
  */
 static int
-directory_overlap(struct conn *c, uint64_t cand, uint64_t count, uint64_t *maxend)
+find_owner(struct conn *c, uid_t uid, char **odn, struct subid_grant *ur, struct subid_grant *gr)
 {
-	char *attrs[] = { "subUidNumber", "subUidCount", "subGidNumber", "subGidCount", NULL };
-	char filter[320];
-	uint64_t lo = cand >= count ? cand - count + 1 : 0, hi = cand + count - 1;
+	const struct attr_map *m = c->m;
+	char *attrs[] = { (char *)m->uid_start, (char *)m->uid_count, (char *)m->gid_start,
+			  (char *)m->gid_count, NULL };
+	char *filter = NULL;
+	LDAPMessage *res = NULL, *e;
+	int rc, n;
+
+	if (m->by_uidnumber) {
+		n = asprintf(&filter, "(&(objectClass=%s)(uidNumber=%u))", m->oc_search, (unsigned)uid);
+	} else {
+		struct berval dnv, esc = { 0, NULL };
+
+		if (*odn == NULL && (*odn = owner_dn(c, uid)) == NULL)
+			return 1;	/* the owner is not in the directory, so neither is his entry */
+		dnv.bv_val = *odn;
+		dnv.bv_len = strlen(*odn);
+		if (ldap_bv2escaped_filter_value(&dnv, &esc) != 0)
+			return SUBID_LDAP_ERR;
+		n = asprintf(&filter, "(&(objectClass=%s)(%s=%s))", m->oc_search, m->owner, esc.bv_val);
+		ldap_memfree(esc.bv_val);
+	}
+	if (n < 0) {
+		subid_log(c->log, LOG_CRIT, "out of memory");
+		return SUBID_LDAP_ERR;
+	}
+	rc = ldap_search_ext_s(c->ld, c->cfg->ldap.base, LDAP_SCOPE_SUBTREE, filter, attrs, 0, NULL, NULL,
+			       &c->tv, 2, &res);
+	free(filter);
+	if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED) {
+		ldap_msgfree(res);
+		return ldap_fail(c, "search", rc);
+	}
+	e = ldap_first_entry(c->ld, res);
+	if (e == NULL) {
+		ldap_msgfree(res);
+		return 1;
+	}
+	if (!entry_ranges(c, e, ur, gr)) {
+		subid_log(c->log, LOG_ERR, "ldap error uid=%u map=%s reason=\"entry has invalid ranges\"",
+			  (unsigned)uid, m->name);
+		ldap_msgfree(res);
+		return SUBID_LDAP_ERR;
+	}
+	ldap_msgfree(res);
+	return SUBID_LDAP_OK;
+}
+
+/*
+ * Every directory range that starts in [lo, hi], appended to *v (a copy of
+ * taken[] on entry, normalized on return).  A range is found by its start,
+ * so one longer than the pool's range_count that starts before the window is
+ * not seen: the window begins range_count - 1 below the candidates.
+ */
+static int
+window_ranges(struct conn *c, uint64_t lo, uint64_t hi, struct subid_interval **v, size_t *n)
+{
+	const struct attr_map *m = c->m;
+	char *attrs[] = { (char *)m->uid_start, (char *)m->uid_count, (char *)m->gid_start,
+			  (char *)m->gid_count, NULL };
+	char filter[384];
 	LDAPMessage *res = NULL, *e;
 	int rc;
 
-	*maxend = 0;
 	snprintf(filter, sizeof(filter),
-		 "(&(objectClass=" OC_ENTRY ")(|(&(subUidNumber>=%" PRIu64 ")(subUidNumber<=%" PRIu64 "))"
-		 "(&(subGidNumber>=%" PRIu64 ")(subGidNumber<=%" PRIu64 "))))", lo, hi, lo, hi);
+		 "(&(objectClass=%s)(|(&(%s>=%" PRIu64 ")(%s<=%" PRIu64 "))(&(%s>=%" PRIu64 ")(%s<=%" PRIu64 "))))",
+		 m->oc_search, m->uid_start, lo, m->uid_start, hi, m->gid_start, lo, m->gid_start, hi);
 	rc = ldap_search_ext_s(c->ld, c->cfg->ldap.base, LDAP_SCOPE_SUBTREE, filter, attrs, 0, NULL, NULL,
 			       &c->tv, 0, &res);
 	if (rc != LDAP_SUCCESS) {
@@ -237,20 +293,70 @@ directory_overlap(struct conn *c, uint64_t cand, uint64_t count, uint64_t *maxen
 	}
 	for (e = ldap_first_entry(c->ld, res); e != NULL; e = ldap_next_entry(c->ld, e)) {
 		struct subid_grant g[2];
+		struct subid_interval *nv = realloc(*v, (*n + 2) * sizeof(*nv));
 
+		if (nv == NULL) {
+			ldap_msgfree(res);
+			subid_log(c->log, LOG_CRIT, "out of memory");
+			return SUBID_LDAP_ERR;
+		}
+		*v = nv;
 		if (!entry_ranges(c, e, &g[0], &g[1])) {
-			/* unreadable entry near the candidate: treat its neighbourhood as taken */
-			if (hi + 1 > *maxend)
-				*maxend = hi + 1;
+			/* an unreadable entry in the window: the whole window is taken */
+			nv[(*n)++] = (struct subid_interval){ lo, hi + 1 };
 			continue;
 		}
 		for (int k = 0; k < 2; k++)
-			if (g[k].start < cand + count && g[k].start + g[k].count > cand &&
-			    g[k].start + g[k].count > *maxend)
-				*maxend = g[k].start + g[k].count;
+			nv[(*n)++] = (struct subid_interval){ g[k].start, g[k].start + g[k].count };
 	}
 	ldap_msgfree(res);
+	*n = subid_intervals_normalize(*v, *n);
 	return SUBID_LDAP_OK;
+}
+
+/*
+ * The first aligned start at or after *cand whose range overlaps neither
+ * taken[] nor a directory range: one search per WINDOW_SLOTS slots, so even
+ * a scan of a full pool for a released slot costs a bounded number of round
+ * trips.
+ */
+static int
+next_free(struct conn *c, const struct subid_interval *taken, size_t ntaken, uint64_t *cand)
+{
+	const struct subid_config *cfg = c->cfg;
+	uint64_t count = cfg->range_count, s = *cand, win = count * WINDOW_SLOTS;
+
+	for (;;) {
+		uint64_t wend = cfg->range_max - s > win ? s + win : cfg->range_max, found;
+		struct subid_interval *v;
+		size_t n = ntaken;
+		bool ok;
+		int rc;
+
+		if (s >= cfg->range_max || wend - s < count)
+			return SUBID_LDAP_FULL;
+		v = malloc((ntaken + 1) * sizeof(*v));
+		if (v == NULL) {
+			subid_log(c->log, LOG_CRIT, "out of memory");
+			return SUBID_LDAP_ERR;
+		}
+		if (ntaken > 0)
+			memcpy(v, taken, ntaken * sizeof(*v));
+		rc = window_ranges(c, s >= count ? s - count + 1 : 0, wend - 1, &v, &n);
+		ok = rc == SUBID_LDAP_OK &&
+		     subid_first_fit(s, wend, cfg->range_min, count, count, v, n, &found);
+		free(v);
+		if (rc != SUBID_LDAP_OK)
+			return rc;
+		if (ok) {
+			*cand = found;
+			return SUBID_LDAP_OK;
+		}
+		if (wend == cfg->range_max)
+			return SUBID_LDAP_FULL;
+		/* the candidates not wholly inside this window start after wend - count */
+		s = wend - count + 1;
+	}
 }
 
 /* The allocator's cursor; creates the entry at the pool's start when missing. */
@@ -316,40 +422,115 @@ cas_cursor(struct conn *c, const char *dn, uint64_t old, uint64_t new)
 	return ldap_fail(c, "modify allocator", rc);
 }
 
+/*
+ * Move the cursor forward to at least to (never back), cur being its last
+ * value seen.  The cursor only spreads hosts over the pool and keeps them
+ * from rescanning it; the slot claim is what makes a start exclusive.
+ */
 static int
-add_owner(struct conn *c, uid_t uid, const char *name, uint64_t start, uint64_t count)
+advance_cursor(struct conn *c, const char *dn, uint64_t cur, uint64_t to)
 {
-	char dn[512], uidv[16], sv[32], cv[32];
-	char *odn = owner_dn(c, uid);
-	char *ow[] = { odn, NULL };
-	LDAPMod m_ow = { LDAP_MOD_ADD, "subidRangeOwner", { .modv_strvals = ow } };
-	char *oc[] = { OC_ENTRY, NULL }, *cn[] = { uidv, NULL }, *un[] = { uidv, NULL };
-	char *nm[] = { (char *)name, NULL }, *s[] = { sv, NULL }, *n[] = { cv, NULL };
+	int rc = SUBID_LDAP_OK;
+
+	for (int tries = 0; tries < 8 && cur < to; tries++) {
+		rc = cas_cursor(c, dn, cur, to);
+		if (rc != 1)
+			return rc;
+		rc = read_cursor(c, dn, &cur);
+		if (rc != SUBID_LDAP_OK)
+			return rc;
+	}
+	return rc;
+}
+
+/* The claim of the slot at start: cn=<start>,cn=allocator,<base>. */
+static int
+claim_dn(struct conn *c, uint64_t start, char *dn, size_t len)
+{
+	return snprintf(dn, len, "cn=%" PRIu64 ",cn=allocator,%s", start, c->cfg->ldap.base) < (int)len ? 0 : -1;
+}
+
+/*
+ * Claim the slot at start for uid: an ADD, which only one host can win, so
+ * two owners never get the same start even when both took it for free (a
+ * released range, or a slot whose owner lost the race for his entry).
+ * OK, 1 when already claimed, or an error.
+ */
+static int
+claim_slot(struct conn *c, uint64_t start, uid_t uid)
+{
+	char dn[600], cnv[32], desc[64];
+	char *oc[] = { OC_CLAIM, NULL }, *cn[] = { cnv, NULL }, *ds[] = { desc, NULL };
 	LDAPMod m_oc = { LDAP_MOD_ADD, "objectClass", { .modv_strvals = oc } };
 	LDAPMod m_cn = { LDAP_MOD_ADD, "cn", { .modv_strvals = cn } };
-	LDAPMod m_un = { LDAP_MOD_ADD, "uidNumber", { .modv_strvals = un } };
-	LDAPMod m_us = { LDAP_MOD_ADD, "subUidNumber", { .modv_strvals = s } };
-	LDAPMod m_uc = { LDAP_MOD_ADD, "subUidCount", { .modv_strvals = n } };
-	LDAPMod m_gs = { LDAP_MOD_ADD, "subGidNumber", { .modv_strvals = s } };
-	LDAPMod m_gc = { LDAP_MOD_ADD, "subGidCount", { .modv_strvals = n } };
-	LDAPMod m_nm = { LDAP_MOD_ADD, "uid", { .modv_strvals = nm } };
-	LDAPMod *mods[10] = { &m_oc, &m_cn, &m_un, &m_us, &m_uc, &m_gs, &m_gc, NULL, NULL, NULL };
-	int rc, nmods = 7;
+	LDAPMod m_ds = { LDAP_MOD_ADD, "description", { .modv_strvals = ds } };
+	LDAPMod *mods[] = { &m_oc, &m_cn, &m_ds, NULL };
+	int rc;
 
-	if (name != NULL)
-		mods[nmods++] = &m_nm;
-	if (odn != NULL)
-		mods[nmods++] = &m_ow;
+	if (claim_dn(c, start, dn, sizeof(dn)) != 0)
+		return SUBID_LDAP_ERR;
+	snprintf(cnv, sizeof(cnv), "%" PRIu64, start);
+	snprintf(desc, sizeof(desc), "subid slot claimed for uid %u", (unsigned)uid);
+	rc = ldap_add_ext_s(c->ld, dn, mods, NULL, NULL);
+	if (rc == LDAP_SUCCESS)
+		return SUBID_LDAP_OK;
+	if (rc == LDAP_ALREADY_EXISTS)
+		return 1;
+	return ldap_fail(c, "claim", rc);
+}
+
+static void
+unclaim_slot(struct conn *c, uint64_t start)
+{
+	char dn[600];
+	int rc;
+
+	if (claim_dn(c, start, dn, sizeof(dn)) != 0)
+		return;
+	rc = ldap_delete_ext_s(c->ld, dn, NULL, NULL);
+	if (rc != LDAP_SUCCESS && rc != LDAP_NO_SUCH_OBJECT)
+		subid_log(c->log, LOG_WARNING, "ldap warning dn=\"%s\" reason=\"cannot remove the slot claim: %s\"",
+			  dn, ldap_err2string(rc));
+}
+
+/* The entry for uid; 1 when one exists already (ADD of the same RDN). */
+static int
+add_owner(struct conn *c, uid_t uid, const char *name, const char *odn, uint64_t start, uint64_t count)
+{
+	const struct attr_map *m = c->m;
+	char dn[600], rdnv[32], uidv[16], sv[32], cv[32];
+	char *oc[] = { (char *)m->oc, (char *)m->oc_aux, NULL }, *rd[] = { rdnv, NULL };
+	char *un[] = { uidv, NULL }, *nm[] = { (char *)name, NULL }, *ow[] = { (char *)odn, NULL };
+	char *s[] = { sv, NULL }, *n[] = { cv, NULL };
+	LDAPMod m_oc = { LDAP_MOD_ADD, "objectClass", { .modv_strvals = oc } };
+	LDAPMod m_rd = { LDAP_MOD_ADD, (char *)m->rdn, { .modv_strvals = rd } };
+	LDAPMod m_us = { LDAP_MOD_ADD, (char *)m->uid_start, { .modv_strvals = s } };
+	LDAPMod m_uc = { LDAP_MOD_ADD, (char *)m->uid_count, { .modv_strvals = n } };
+	LDAPMod m_gs = { LDAP_MOD_ADD, (char *)m->gid_start, { .modv_strvals = s } };
+	LDAPMod m_gc = { LDAP_MOD_ADD, (char *)m->gid_count, { .modv_strvals = n } };
+	LDAPMod m_un = { LDAP_MOD_ADD, "uidNumber", { .modv_strvals = un } };
+	LDAPMod m_nm = { LDAP_MOD_ADD, "uid", { .modv_strvals = nm } };
+	LDAPMod m_ow = { LDAP_MOD_ADD, (char *)m->owner, { .modv_strvals = ow } };
+	LDAPMod *mods[10] = { &m_oc, &m_rd, &m_us, &m_uc, &m_gs, &m_gc, NULL };
+	int rc, nmods = 6;
 
 	snprintf(uidv, sizeof(uidv), "%u", (unsigned)uid);
 	snprintf(sv, sizeof(sv), "%" PRIu64, start);
 	snprintf(cv, sizeof(cv), "%" PRIu64, count);
-	if (snprintf(dn, sizeof(dn), "cn=%u,%s", (unsigned)uid, c->cfg->ldap.base) >= (int)sizeof(dn)) {
-		free(odn);
-		return SUBID_LDAP_ERR;
+	if (m->by_uidnumber) {
+		snprintf(rdnv, sizeof(rdnv), "%u", (unsigned)uid);
+		mods[nmods++] = &m_un;
+		if (name != NULL)
+			mods[nmods++] = &m_nm;
+	} else {
+		/* named after the owner (FreeIPA's own entries carry a random UUID) */
+		snprintf(rdnv, sizeof(rdnv), "subid-uid-%u", (unsigned)uid);
 	}
+	if (odn != NULL)
+		mods[nmods++] = &m_ow;
+	if (snprintf(dn, sizeof(dn), "%s=%s,%s", m->rdn, rdnv, c->cfg->ldap.base) >= (int)sizeof(dn))
+		return SUBID_LDAP_ERR;
 	rc = ldap_add_ext_s(c->ld, dn, mods, NULL, NULL);
-	free(odn);
 	if (rc == LDAP_SUCCESS)
 		return SUBID_LDAP_OK;
 	if (rc == LDAP_ALREADY_EXISTS)
@@ -357,27 +538,56 @@ add_owner(struct conn *c, uid_t uid, const char *name, uint64_t start, uint64_t 
 	return ldap_fail(c, "add", rc);
 }
 
-/* The first candidate at or after *cand free of taken[] and of directory ranges. */
+/*
+ * A free slot, claimed: the first one after the cursor, else (the pool used
+ * up to its end) the first one from the pool's start, where released ranges
+ * and lost races left holes.  OK with *cand claimed, FULL, or an error.
+ */
 static int
-next_free(struct conn *c, const struct subid_interval *taken, size_t ntaken, uint64_t *cand)
+claim_free_slot(struct conn *c, const char *adn, uid_t uid, const struct subid_interval *taken, size_t ntaken,
+		uint64_t *cand)
 {
 	const struct subid_config *cfg = c->cfg;
-	uint64_t s = *cand, maxend;
+	uint64_t cur;
+	bool wrapped = false;
 	int rc;
 
-	for (;;) {
-		if (!subid_first_fit(s, cfg->range_max, cfg->range_min, cfg->range_count, cfg->range_count,
-				     taken, ntaken, &s))
-			return SUBID_LDAP_FULL;
-		rc = directory_overlap(c, s, cfg->range_count, &maxend);
+	rc = read_cursor(c, adn, &cur);
+	if (rc != SUBID_LDAP_OK)
+		return rc;
+	*cand = cur < cfg->range_min ? cfg->range_min : cur;
+	for (int tries = 0; tries < MAX_TRIES; tries++) {
+		rc = next_free(c, taken, ntaken, cand);
+		if (rc == SUBID_LDAP_FULL && !wrapped) {
+			wrapped = true;
+			*cand = cfg->range_min;
+			continue;
+		}
 		if (rc != SUBID_LDAP_OK)
 			return rc;
-		if (maxend == 0) {
-			*cand = s;
+		rc = claim_slot(c, *cand, uid);
+		if (rc == SUBID_LDAP_OK) {
+			/* the cursor is a hint: failing to move it loses nothing */
+			if (*cand + cfg->range_count > cur)
+				(void)advance_cursor(c, adn, cur, *cand + cfg->range_count);
 			return SUBID_LDAP_OK;
 		}
-		s = maxend;
+		if (rc != 1)
+			return rc;
+		/* claimed by another host just now (or a claim left behind): the next one */
+		*cand += cfg->range_count;
 	}
+	subid_log(c->log, LOG_ERR, "ldap error uid=%u reason=\"no claimable slot after %d tries\"", (unsigned)uid,
+		  MAX_TRIES);
+	return SUBID_LDAP_ERR;
+}
+
+static void
+conn_close(struct conn *c)
+{
+	if (c->ld != NULL)
+		ldap_unbind_ext_s(c->ld, NULL, NULL);
+	c->ld = NULL;
 }
 
 int
@@ -386,65 +596,72 @@ subid_ldap_ensure(const struct subid_config *cfg, uid_t uid, const char *name,
 		  struct subid_grant *uid_range, struct subid_grant *gid_range, bool *granted,
 		  const struct subid_log *log)
 {
-	struct conn c = { NULL, cfg, log, { 0, 0 } };
-	char dn[512];
+	struct conn c = { NULL, cfg, log, &maps[cfg->ldap.map], { 0, 0 } };
+	char adn[512], *odn = NULL;
+	uint64_t cand;
 	int rc;
 
 	*granted = false;
-	if (snprintf(dn, sizeof(dn), "cn=allocator,%s", cfg->ldap.base) >= (int)sizeof(dn)) {
+	if (snprintf(adn, sizeof(adn), "cn=allocator,%s", cfg->ldap.base) >= (int)sizeof(adn)) {
 		subid_log(log, LOG_ERR, "ldap error reason=\"ldap_base too long\"");
 		return SUBID_LDAP_ERR;
 	}
-	rc = connect_bind(&c);
+	rc = connect_bind(&c, true);
 	if (rc != SUBID_LDAP_OK)
 		goto out;
-	rc = find_owner(&c, uid, uid_range, gid_range);
+	rc = find_owner(&c, uid, &odn, uid_range, gid_range);
 	if (rc <= 0)
 		goto out;
-	for (int tries = 0; tries < MAX_TRIES; tries++) {
-		uint64_t cur, cand;
-
-		rc = read_cursor(&c, dn, &cur);
-		if (rc != SUBID_LDAP_OK)
-			goto out;
-		cand = cur < cfg->range_min ? cfg->range_min : cur;
-		rc = next_free(&c, taken, ntaken, &cand);
-		if (rc == SUBID_LDAP_FULL)
-			subid_log(log, LOG_ERR, "ldap full uid=%u reason=\"pool [%" PRIu64 ", %" PRIu64 ") exhausted "
-				  "after the allocator's cursor\"", (unsigned)uid, cfg->range_min, cfg->range_max);
-		if (rc != SUBID_LDAP_OK)
-			goto out;
-		rc = cas_cursor(&c, dn, cur, cand + cfg->range_count);
-		if (rc == 1)
-			continue;	/* another host allocated meanwhile */
-		if (rc != SUBID_LDAP_OK)
-			goto out;
-		rc = add_owner(&c, uid, name, cand, cfg->range_count);
-		if (rc == 1) {
-			/*
-			 * Another host created this owner's entry first: theirs wins.
-			 * Give the slot back when nobody has moved the cursor since.
-			 */
-			if (cas_cursor(&c, dn, cand + cfg->range_count, cur) == SUBID_LDAP_OK)
-				subid_log(log, LOG_DEBUG, "ldap uid=%u lost the race for its entry; slot %" PRIu64
-					  " returned", (unsigned)uid, cand);
-			rc = find_owner(&c, uid, uid_range, gid_range);
-			if (rc == 1)
-				rc = SUBID_LDAP_ERR;
-			goto out;
-		}
-		if (rc != SUBID_LDAP_OK)
-			goto out;
-		uid_range->start = gid_range->start = cand;
-		uid_range->count = gid_range->count = cfg->range_count;
-		*granted = true;
+	if (odn == NULL)
+		odn = owner_dn(&c, uid);
+	if (odn == NULL && !c.m->by_uidnumber) {
+		subid_log(log, LOG_ERR, "ldap refused uid=%u map=%s reason=\"the owner is not in the directory "
+			  "(no posixAccount with this uidNumber), and %s needs the owner's DN\"", (unsigned)uid,
+			  c.m->name, c.m->owner);
+		rc = SUBID_LDAP_ERR;
 		goto out;
 	}
-	subid_log(log, LOG_ERR, "ldap error uid=%u reason=\"allocator kept changing (%d tries)\"", (unsigned)uid,
-		  MAX_TRIES);
-	rc = SUBID_LDAP_ERR;
+	rc = claim_free_slot(&c, adn, uid, taken, ntaken, &cand);
+	if (rc == SUBID_LDAP_FULL)
+		subid_log(log, LOG_ERR, "ldap full uid=%u reason=\"pool [%" PRIu64 ", %" PRIu64 ") exhausted\"",
+			  (unsigned)uid, cfg->range_min, cfg->range_max);
+	if (rc != SUBID_LDAP_OK)
+		goto out;
+	rc = add_owner(&c, uid, name, odn, cand, cfg->range_count);
+	if (rc != SUBID_LDAP_OK)
+		unclaim_slot(&c, cand);
+	if (rc == 1) {
+		/* another host created this owner's entry first: theirs wins */
+		subid_log(log, LOG_DEBUG, "ldap uid=%u lost the race for its entry; slot %" PRIu64 " released",
+			  (unsigned)uid, cand);
+		rc = find_owner(&c, uid, &odn, uid_range, gid_range);
+		if (rc == 1)
+			rc = SUBID_LDAP_ERR;
+		goto out;
+	}
+	if (rc != SUBID_LDAP_OK)
+		goto out;
+	uid_range->start = gid_range->start = cand;
+	uid_range->count = gid_range->count = cfg->range_count;
+	*granted = true;
 out:
-	if (c.ld != NULL)
-		ldap_unbind_ext_s(c.ld, NULL, NULL);
+	free(odn);
+	conn_close(&c);
+	return rc;
+}
+
+int
+subid_ldap_lookup(const struct subid_config *cfg, uid_t uid, struct subid_grant *uid_range,
+		  struct subid_grant *gid_range, const struct subid_log *log)
+{
+	struct conn c = { NULL, cfg, log, &maps[cfg->ldap.map], { 0, 0 } };
+	char *odn = NULL;
+	int rc;
+
+	rc = connect_bind(&c, false);
+	if (rc == SUBID_LDAP_OK)
+		rc = find_owner(&c, uid, &odn, uid_range, gid_range);
+	free(odn);
+	conn_close(&c);
 	return rc;
 }

@@ -25,14 +25,23 @@ enum {
 };
 
 /*
- * Find uid's entry, or allocate one (first free aligned start at or after the
- * allocator's cursor that overlaps no entry in the directory and no taken[]
- * interval, claimed by compare-and-swap, then ADD).  *granted tells whether
- * this call created it.
+ * Find uid's entry, or allocate one: the first free aligned start at or
+ * after the allocator's cursor (from the pool's start once the cursor has
+ * reached its end) that overlaps no entry in the directory and no taken[]
+ * interval, made exclusive by ADDing its slot claim, then the owner's entry
+ * (whose RDN names the owner, so one owner never gets two).  *granted tells
+ * whether this call created it.
  */
 int subid_ldap_ensure(const struct subid_config *cfg, uid_t uid, const char *name,
 		      const struct subid_interval *taken, size_t ntaken,
 		      struct subid_grant *uid_range, struct subid_grant *gid_range, bool *granted,
 		      const struct subid_log *log);
+
+/*
+ * uid's entry, read with an anonymous bind (the plugin's lookup on a replica
+ * miss): OK, 1 when there is none, or an error.
+ */
+int subid_ldap_lookup(const struct subid_config *cfg, uid_t uid, struct subid_grant *uid_range,
+		      struct subid_grant *gid_range, const struct subid_log *log);
 
 #endif

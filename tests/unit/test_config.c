@@ -765,6 +765,11 @@ test_ldap_keys(void **state)
 		{ "ldap_timeout = 601\n", 1, 0 },
 		{ "ldap_frobnicate = 1\n", 1, 0 },
 		{ "store = ldapx\n", 1, 0 },
+		{ "ldap_attr_map = freeipa\nldap_attr_map = sssd\n", 0, 0 },
+		{ "ldap_attr_map = ipa\n", 1, 0 },
+		{ "ldap_attr_map = FreeIPA\n", 1, 0 },
+		{ "ldap_lookup_on_miss = yes\nldap_lookup_on_miss = no\n", 0, 0 },
+		{ "ldap_lookup_on_miss = sometimes\n", 1, 0 },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
@@ -788,6 +793,13 @@ test_ldap_keys(void **state)
 	assert_int_equal(cfg.ldap.tls, SUBID_LDAP_TLS_LDAPS);
 	assert_int_equal(cfg.ldap.timeout, 7);
 	assert_string_equal(cfg.ldap.ca_file, "/ca.pem");
+	assert_int_equal(cfg.ldap.map, SUBID_LDAP_MAP_SSSD);
+	assert_false(cfg.ldap.lookup_on_miss);
+	subid_config_free(&cfg);
+	assert_int_equal(subid_config_defaults(&cfg, &ld_default), 0);
+	assert_int_equal(parse_str(&cfg, "ldap_attr_map = freeipa\nldap_lookup_on_miss = yes\n", &fx->tl), 0);
+	assert_int_equal(cfg.ldap.map, SUBID_LDAP_MAP_FREEIPA);
+	assert_true(cfg.ldap.lookup_on_miss);
 	subid_config_free(&cfg);
 }
 

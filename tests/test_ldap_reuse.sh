@@ -1,0 +1,213 @@
+#!/bin/bash
+# store = ldap, a pool of six slots against a real slapd: released ranges
+# are handed out again, and only once even when four hosts race for them;
+# every allocation claims its slot (cn=<start>,cn=allocator) so a start is
+# exclusive however the host found it free; a range made by hand (unaligned,
+# without a claim) is never handed out again; a claim left without its entry
+# (a host that died half-way) keeps its slot taken; an exhausted pool is
+# logged and the login proceeds.  With ldap_lookup_on_miss, the plugin of a
+# host that never saw the owner asks the directory, and fails closed when
+# the directory does not answer.
+set -eu
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/ldap_lib.sh"
+
+load_paths
+subid_require_root
+subid_require_tools unshare pamtester sqlite3 python3 getsubids newuidmap setpriv timeout
+ldap_require_tools
+subid_require_build
+subid_enter_ns "$@"
+ldap_start
+
+M=2147483648
+C=65536
+SLOTS=6
+for i in $(seq 1 12); do add_user "r$i" $((6000 + i)); done
+: >>/etc/subuid
+: >>/etc/subgid
+install -m 0600 "$LDAP_HOST_PW_FILE" "$W/host.pw"
+
+# host_conf FILE DB [EXTRA]: a host with its own replica, pool of $SLOTS slots
+host_conf() {
+	write_conf "$1" <<EOF
+store = ldap
+db_path = $2
+range_min = $M
+range_max = $((M + SLOTS * C))
+ldap_uri = $LDAP_URI
+ldap_base = $LDAP_SUBID_BASE
+ldap_bind_dn = $LDAP_HOST_DN
+ldap_bind_pw_file = $W/host.pw
+ldap_timeout = 2
+${3:-}
+EOF
+}
+for h in 1 2 3 4; do
+	host_conf "$W/h$h.conf" "$W/h$h/subid.db"
+	# the module's result becomes pamtester's exit status
+	pam_service "subid-h$h" "[success=ok default=die] $PAM_MODULE conf=$W/h$h.conf" "required pam_permit.so"
+done
+
+# start UID: the subUidNumber of uid's entry ("" when none)
+start() {
+	ldap_search -LLL "(&(objectClass=subordinateIdEntry)(uidNumber=$1))" subUidNumber |
+		sed -n 's/^subUidNumber: //p'
+}
+nentries() { ldap_search -LLL "(&(objectClass=subordinateIdEntry)(uidNumber=$1))" dn | grep -c '^dn:' || true; }
+nclaims() { ldap_search -LLL -b "cn=allocator,$LDAP_SUBID_BASE" -s one '(objectClass=applicationProcess)' dn | grep -c '^dn:' || true; }
+claimed() { ldap_search -LLL -b "cn=allocator,$LDAP_SUBID_BASE" -s one "(cn=$1)" dn | grep -c '^dn:' || true; }
+# release UID: what an admin does by hand: the owner's entry, then its slot claim
+release() {
+	local s
+	s=$(start "$1")
+	ldap_as_admin ldapdelete "cn=$1,$LDAP_SUBID_BASE" "cn=$s,cn=allocator,$LDAP_SUBID_BASE" >/dev/null
+}
+# directory_ok: no two directory ranges overlap, all inside the pool
+directory_ok() {
+	ldap_search -LLL '(objectClass=subordinateIdEntry)' uidNumber subUidNumber subUidCount subGidNumber subGidCount |
+		python3 -c '
+import sys
+lo, hi = int(sys.argv[1]), int(sys.argv[2])
+ents, cur = [], {}
+for line in sys.stdin.read().split("\n") + [""]:
+    if not line.strip():
+        if cur:
+            ents.append(cur)
+        cur = {}
+        continue
+    k, _, v = line.partition(": ")
+    cur[k] = v
+bad = 0
+for kind in ("Uid", "Gid"):
+    r = sorted((int(e["sub%sNumber" % kind]), int(e["sub%sCount" % kind]), e["uidNumber"]) for e in ents)
+    for (s1, c1, u1), (s2, c2, u2) in zip(r, r[1:]):
+        if s1 + c1 > s2:
+            print("overlap: uid %s [%d,+%d) and uid %s [%d,+%d)" % (u1, s1, c1, u2, s2, c2)); bad += 1
+owners = [e["uidNumber"] for e in ents]
+if len(owners) != len(set(owners)):
+    print("an owner has two entries"); bad += 1
+print("%d entries checked" % len(ents))
+sys.exit(1 if bad else 0)' "$M" "$((M + SLOTS * C))"
+}
+
+# ---- fill the pool ---------------------------------------------------------------------
+for i in $(seq 1 $SLOTS); do
+	check "r$i: first login" pamtester subid-h1 "r$i" open_session close_session
+done
+check_eq "the six users hold the six slots in order" \
+	"$(for i in $(seq 0 $((SLOTS - 1))); do printf '%s ' $((M + i * C)); done)" \
+	"$(for i in $(seq 1 $SLOTS); do printf '%s ' "$(start $((6000 + i)))"; done)"
+check_eq "every allocation claimed its slot" $SLOTS "$(nclaims)"
+log_clear
+check_fail "pool exhausted: r7 gets nothing" pamtester subid-h1 r7 open_session close_session
+log_grep "ldap full uid=6007 reason=\"pool \[$M, $((M + SLOTS * C))\) exhausted\"" "the exhausted pool is logged"
+pam_service subid-opt "optional $PAM_MODULE conf=$W/h1.conf" "required pam_permit.so"
+check "pool exhausted: the login itself proceeds with an optional module" pamtester subid-opt r7 open_session close_session
+check_eq "pool exhausted: nothing written for r7" 0 "$(nentries 6007)"
+
+# ---- released slots go to exactly one new owner each, four hosts racing ------------------
+s2=$(start 6002) s5=$(start 6005)
+release 6002
+release 6005
+check_eq "released: two entries and their claims gone" "4 4" "$(ldap_search -LLL '(objectClass=subordinateIdEntry)' dn | grep -c '^dn:') $(nclaims)"
+pids=
+for u in r7 r8 r9 r10; do
+	for h in 1 2 3 4; do
+		pamtester "subid-h$h" "$u" open_session close_session >"$W/race.$u.$h" 2>&1 &
+		pids="$pids $!"
+	done
+done
+ok_logins=0
+for p in $pids; do wait "$p" && ok_logins=$((ok_logins + 1)); done
+winners=
+for u in 6007 6008 6009 6010; do [ -n "$(start $u)" ] && winners="$winners $u"; done
+check_eq "two of the four new users got a range" 2 "$(echo "$winners" | wc -w)"
+check_eq "their logins succeeded on all four hosts, the others' on none" 8 "$ok_logins"
+check_eq "they got exactly the two released slots" "$(printf '%s\n' "$s2" "$s5" | sort -n | tr '\n' ' ')" \
+	"$(for u in $winners; do start "$u"; done | sort -n | tr '\n' ' ')"
+for u in $winners; do
+	same=0
+	for h in 1 2 3 4; do
+		[ "$(db_query "SELECT start FROM ranges WHERE uid = $u AND kind = 1" "$W/h$h/subid.db")" = "$(start "$u")" ] &&
+			same=$((same + 1))
+	done
+	check_eq "uid $u: all four replicas hold the directory's range" 4 "$same"
+done
+check_eq "one claim per entry, no claim left behind by the losers" $SLOTS "$(nclaims)"
+check "the directory's ranges do not overlap" directory_ok
+for h in 1 2 3 4; do
+	check "replica h$h keeps the store invariants" python3 "$top_srcdir/tests/invariants.py" --db "$W/h$h/subid.db"
+done
+
+# ---- a range made by hand is never handed out -------------------------------------------
+s3=$(start 6003)
+release 6003
+ldap_as_admin ldapadd >/dev/null <<EOF
+dn: cn=6999,$LDAP_SUBID_BASE
+objectClass: subordinateIdEntry
+cn: 6999
+uidNumber: 6999
+subUidNumber: $((s3 + 100))
+subUidCount: 1000
+subGidNumber: $((s3 + 100))
+subGidCount: 1000
+EOF
+loser=
+for u in 6007 6008 6009 6010; do [ -z "$(start $u)" ] && loser=$u && break; done
+check_fail "a slot overlapped by a hand-made entry is not handed out" pamtester subid-h2 "r$((loser - 6000))" open_session close_session
+check_eq "... and nothing was written for uid $loser" 0 "$(nentries "$loser")"
+ldap_as_admin ldapdelete "cn=6999,$LDAP_SUBID_BASE" >/dev/null
+
+# ---- a claim without its entry keeps the slot ----------------------------------------------
+ldap_as_admin ldapadd >/dev/null <<EOF
+dn: cn=$s3,cn=allocator,$LDAP_SUBID_BASE
+objectClass: applicationProcess
+cn: $s3
+description: left by a host that died between its claim and its entry
+EOF
+check_fail "a slot whose claim was left behind is not handed out" pamtester subid-h3 "r$((loser - 6000))" open_session close_session
+ldap_as_admin ldapdelete "cn=$s3,cn=allocator,$LDAP_SUBID_BASE" >/dev/null
+check "the claim removed: the slot is handed out again" pamtester subid-h3 "r$((loser - 6000))" open_session close_session
+check_eq "uid $loser got the freed slot" "$s3" "$(start "$loser")"
+check_eq "and its claim" 1 "$(claimed "$s3")"
+check "the directory's ranges still do not overlap" directory_ok
+
+# ---- the plugin asks the directory on a replica miss ----------------------------------------
+# host 4's replica never saw r4 (it logged in on host 1 only)
+s4=$(start 6004)
+check_eq "host 4's replica does not know r4" "" "$(db_query 'SELECT start FROM ranges WHERE uid = 6004' "$W/h4/subid.db")"
+host_conf "$SUBID_CONF_PATH" "$W/h4/subid.db"
+enable_plugin
+check_eq "ldap_lookup_on_miss unset: getsubids r4 finds nothing" "" "$(getsubids r4 2>/dev/null || true)"
+start_userns_sleeper 6004
+check_fail "ldap_lookup_on_miss unset: setuid newuidmap refuses r4's range" \
+	as_user 6004 newuidmap "$SLEEPER_PID" 0 "$s4" "$C"
+stop_sleeper "$SLEEPER_PID"
+host_conf "$SUBID_CONF_PATH" "$W/h4/subid.db" "ldap_lookup_on_miss = yes"
+check_eq "ldap_lookup_on_miss = yes: getsubids r4 asks the directory" "0: r4 $s4 $C" "$(getsubids r4 2>&1)"
+check_eq "... getsubids -g r4 too" "0: r4 $s4 $C" "$(getsubids -g r4 2>&1)"
+check_eq "... by uid as well" "0: 6004 $s4 $C" "$(getsubids 6004 2>&1)"
+start_userns_sleeper 6004
+check "ldap_lookup_on_miss = yes: setuid newuidmap accepts r4's range" \
+	as_user 6004 newuidmap "$SLEEPER_PID" 0 "$s4" "$C"
+stop_sleeper "$SLEEPER_PID"
+start_userns_sleeper 6004
+check_fail "... but not a range beside it" as_user 6004 newuidmap "$SLEEPER_PID" 0 "$((s4 + C))" "$C"
+stop_sleeper "$SLEEPER_PID"
+check_eq "the plugin wrote nothing to the replica" "" "$(db_query 'SELECT start FROM ranges WHERE uid = 6004' "$W/h4/subid.db")"
+check_eq "a user without an entry: nothing" "" "$(getsubids r12 2>/dev/null || true)"
+ldap_pause
+log_clear
+start_userns_sleeper 6004
+check_fail "directory paused: setuid newuidmap refuses r4 (fails closed, within the timeout)" \
+	timeout 30 setpriv --reuid=6004 --regid=6004 --clear-groups newuidmap "$SLEEPER_PID" 0 "$s4" "$C"
+stop_sleeper "$SLEEPER_PID"
+log_grep "ldap error uri=.* op=(bind|search)" "the unanswered lookup is logged"
+served=$(db_query 'SELECT uid FROM ranges WHERE kind = 1 LIMIT 1' "$W/h4/subid.db")
+start_userns_sleeper "$served"
+check "directory paused: an owner in the replica is still served" \
+	as_user "$served" newuidmap "$SLEEPER_PID" 0 "$(db_query "SELECT start FROM ranges WHERE uid = $served AND kind = 1" "$W/h4/subid.db")" "$C"
+stop_sleeper "$SLEEPER_PID"
+ldap_resume
+finish
