@@ -423,24 +423,16 @@ cas_cursor(struct conn *c, const char *dn, uint64_t old, uint64_t new)
 }
 
 /*
- * Move the cursor forward to at least to (never back), cur being its last
- * value seen.  The cursor only spreads hosts over the pool and keeps them
- * from rescanning it; the slot claim is what makes a start exclusive.
+ * One try to move the cursor from cur (its last value seen) to to, forward
+ * or back.  The cursor only spreads hosts over the pool and spares them a
+ * rescan: the slot claim is what makes a start exclusive, so a cursor that
+ * somebody else moved meanwhile is left as it is.
  */
-static int
-advance_cursor(struct conn *c, const char *dn, uint64_t cur, uint64_t to)
+static void
+move_cursor(struct conn *c, const char *dn, uint64_t cur, uint64_t to)
 {
-	int rc = SUBID_LDAP_OK;
-
-	for (int tries = 0; tries < 8 && cur < to; tries++) {
-		rc = cas_cursor(c, dn, cur, to);
-		if (rc != 1)
-			return rc;
-		rc = read_cursor(c, dn, &cur);
-		if (rc != SUBID_LDAP_OK)
-			return rc;
-	}
-	return rc;
+	if (cur != to)
+		(void)cas_cursor(c, dn, cur, to);
 }
 
 /* The claim of the slot at start: cn=<start>,cn=allocator,<base>. */
@@ -567,9 +559,8 @@ claim_free_slot(struct conn *c, const char *adn, uid_t uid, const struct subid_i
 			return rc;
 		rc = claim_slot(c, *cand, uid);
 		if (rc == SUBID_LDAP_OK) {
-			/* the cursor is a hint: failing to move it loses nothing */
 			if (*cand + cfg->range_count > cur)
-				(void)advance_cursor(c, adn, cur, *cand + cfg->range_count);
+				move_cursor(c, adn, cur, *cand + cfg->range_count);
 			return SUBID_LDAP_OK;
 		}
 		if (rc != 1)
@@ -628,8 +619,14 @@ subid_ldap_ensure(const struct subid_config *cfg, uid_t uid, const char *name,
 	if (rc != SUBID_LDAP_OK)
 		goto out;
 	rc = add_owner(&c, uid, name, odn, cand, cfg->range_count);
-	if (rc != SUBID_LDAP_OK)
+	if (rc != SUBID_LDAP_OK) {
+		uint64_t cur;
+
+		/* the slot is free again: point the cursor back at it, so the next allocation fills it */
 		unclaim_slot(&c, cand);
+		if (read_cursor(&c, adn, &cur) == SUBID_LDAP_OK && cur > cand)
+			move_cursor(&c, adn, cur, cand);
+	}
 	if (rc == 1) {
 		/* another host created this owner's entry first: theirs wins */
 		subid_log(log, LOG_DEBUG, "ldap uid=%u lost the race for its entry; slot %" PRIu64 " released",
