@@ -78,7 +78,8 @@ ensure_ldap(const struct subid_config *cfg, struct subid_store *st, const struct
 
 enum subid_ensure_rc
 subid_core_ensure(const struct subid_config *cfg, const struct subid_paths *paths, const char *user,
-		  const struct subid_log *log, struct subid_grant *uid_range, struct subid_grant *gid_range)
+		  unsigned flags, const struct subid_log *log, struct subid_grant *uid_range,
+		  struct subid_grant *gid_range)
 {
 	struct subid_user u = { 0, 0, NULL };
 	struct subid_file fu = { NULL, 0, 0 }, fg = { NULL, 0, 0 };
@@ -104,9 +105,16 @@ subid_core_ensure(const struct subid_config *cfg, const struct subid_paths *path
 	}
 	/* from here on the name NSS returned is the one logged, made safe once */
 	subid_log_str(u.name, safe, sizeof(safe));
-	if (u.uid == 0 || u.uid < cfg->uid_min || in_list(&cfg->skip_users, u.name)) {
+	if (u.uid == 0) {
+		subid_log(log, LOG_DEBUG, "skipped user=%s uid=0 reason=root", safe);
+		ret = SUBID_ENSURE_SKIPPED;
+		goto out;
+	}
+	if ((flags & SUBID_ENSURE_FORCE) != 0)
+		goto allocate;
+	if (u.uid < cfg->uid_min || in_list(&cfg->skip_users, u.name)) {
 		subid_log(log, LOG_DEBUG, "skipped user=%s uid=%u reason=%s", safe, (unsigned)u.uid,
-			  u.uid == 0 ? "root" : u.uid < cfg->uid_min ? "uid_min" : "skip_users");
+			  u.uid < cfg->uid_min ? "uid_min" : "skip_users");
 		ret = SUBID_ENSURE_SKIPPED;
 		goto out;
 	}
@@ -120,6 +128,7 @@ subid_core_ensure(const struct subid_config *cfg, const struct subid_paths *path
 		ret = SUBID_ENSURE_SKIPPED;
 		goto out;
 	}
+allocate:
 
 	/* every /etc/subuid and /etc/subgid line is taken, whatever "files" says */
 	if (subid_file_load(paths->subuid, &fu, log) != 0 || subid_file_load(paths->subgid, &fg, log) != 0)
@@ -179,6 +188,33 @@ out:
 	subid_file_free(&fg);
 	subid_user_free(&u);
 	return ret;
+}
+
+int
+subid_core_release(const struct subid_config *cfg, const struct subid_paths *paths, uid_t uid,
+		   const struct subid_log *log)
+{
+	struct subid_store *st = NULL;
+	bool found = false;
+	int rc;
+
+	if (cfg->store == SUBID_STORE_LDAP) {
+		rc = subid_ldap_release(cfg, uid, log);
+		if (rc < 0)
+			return -1;
+		found = rc == SUBID_LDAP_OK;
+	}
+	if (subid_store_open_rw(&st, cfg->db_path, paths->trusted_uid, log) != SUBID_STORE_OK)
+		return -1;
+	rc = subid_store_release(st, uid);
+	subid_store_close(st);
+	if (rc == SUBID_STORE_ERR)
+		return -1;
+	found = found || rc == SUBID_STORE_OK;
+	if (found)
+		subid_log(log, LOG_NOTICE, "released uid=%u store=%s", (unsigned)uid,
+			  cfg->store == SUBID_STORE_LDAP ? "ldap" : "local");
+	return found ? 0 : 1;
 }
 
 /* ---- the libsubid plugin ----------------------------------------------------------- */

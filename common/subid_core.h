@@ -32,9 +32,20 @@ enum subid_ensure_rc {
 	SUBID_ENSURE_ERROR,		/* config, store, NSS or pool problem; logged */
 };
 
+/* subid_core_ensure() flags */
+/* also serve an account a login skips (below uid_min, skip_users, skip_groups); never root */
+#define SUBID_ENSURE_FORCE 0x1
+
 enum subid_ensure_rc subid_core_ensure(const struct subid_config *cfg, const struct subid_paths *paths,
-				       const char *user, const struct subid_log *log,
+				       const char *user, unsigned flags, const struct subid_log *log,
 				       struct subid_grant *uid_range, struct subid_grant *gid_range);
+
+/*
+ * Drop uid's ranges: from the directory (entry and slot claim) with store =
+ * ldap, and from the local store.  0 released, 1 uid had none, -1 error (logged).
+ */
+int subid_core_release(const struct subid_config *cfg, const struct subid_paths *paths, uid_t uid,
+		       const struct subid_log *log);
 
 /* libsubid plugin semantics (see DESIGN.md, "The libsubid plugin contract"). */
 enum subid_status subid_core_list(const struct subid_paths *paths, const struct subid_log *log,

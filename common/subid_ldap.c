@@ -217,7 +217,7 @@ owner_dn(struct conn *c, uid_t uid)
  * NULL and kept for the caller).
  */
 static int
-find_owner(struct conn *c, uid_t uid, char **odn, struct subid_grant *ur, struct subid_grant *gr)
+find_owner(struct conn *c, uid_t uid, char **odn, struct subid_grant *ur, struct subid_grant *gr, char **edn)
 {
 	const struct attr_map *m = c->m;
 	char *attrs[] = { (char *)m->uid_start, (char *)m->uid_count, (char *)m->gid_start,
@@ -261,6 +261,17 @@ find_owner(struct conn *c, uid_t uid, char **odn, struct subid_grant *ur, struct
 			  (unsigned)uid, m->name);
 		ldap_msgfree(res);
 		return SUBID_LDAP_ERR;
+	}
+	if (edn != NULL) {
+		char *d = ldap_get_dn(c->ld, e);
+
+		*edn = d != NULL ? strdup(d) : NULL;
+		ldap_memfree(d);
+		if (*edn == NULL) {
+			ldap_msgfree(res);
+			subid_log(c->log, LOG_CRIT, "out of memory");
+			return SUBID_LDAP_ERR;
+		}
 	}
 	ldap_msgfree(res);
 	return SUBID_LDAP_OK;
@@ -600,7 +611,7 @@ subid_ldap_ensure(const struct subid_config *cfg, uid_t uid, const char *name,
 	rc = connect_bind(&c, true);
 	if (rc != SUBID_LDAP_OK)
 		goto out;
-	rc = find_owner(&c, uid, &odn, uid_range, gid_range);
+	rc = find_owner(&c, uid, &odn, uid_range, gid_range, NULL);
 	if (rc <= 0)
 		goto out;
 	if (odn == NULL)
@@ -631,7 +642,7 @@ subid_ldap_ensure(const struct subid_config *cfg, uid_t uid, const char *name,
 		/* another host created this owner's entry first: theirs wins */
 		subid_log(log, LOG_DEBUG, "ldap uid=%u lost the race for its entry; slot %" PRIu64 " released",
 			  (unsigned)uid, cand);
-		rc = find_owner(&c, uid, &odn, uid_range, gid_range);
+		rc = find_owner(&c, uid, &odn, uid_range, gid_range, NULL);
 		if (rc == 1)
 			rc = SUBID_LDAP_ERR;
 		goto out;
@@ -657,7 +668,34 @@ subid_ldap_lookup(const struct subid_config *cfg, uid_t uid, struct subid_grant 
 
 	rc = connect_bind(&c, false);
 	if (rc == SUBID_LDAP_OK)
-		rc = find_owner(&c, uid, &odn, uid_range, gid_range);
+		rc = find_owner(&c, uid, &odn, uid_range, gid_range, NULL);
+	free(odn);
+	conn_close(&c);
+	return rc;
+}
+
+int
+subid_ldap_release(const struct subid_config *cfg, uid_t uid, const struct subid_log *log)
+{
+	struct conn c = { NULL, cfg, log, &maps[cfg->ldap.map], { 0, 0 } };
+	struct subid_grant ur, gr;
+	char *odn = NULL, *edn = NULL;
+	int rc;
+
+	rc = connect_bind(&c, true);
+	if (rc == SUBID_LDAP_OK)
+		rc = find_owner(&c, uid, &odn, &ur, &gr, &edn);
+	if (rc == SUBID_LDAP_OK) {
+		/* the entry first: a claim left alone only keeps its slot out of use */
+		rc = ldap_delete_ext_s(c.ld, edn, NULL, NULL);
+		if (rc == LDAP_SUCCESS || rc == LDAP_NO_SUCH_OBJECT) {
+			unclaim_slot(&c, ur.start);
+			rc = SUBID_LDAP_OK;
+		} else {
+			rc = ldap_fail(&c, "delete", rc);
+		}
+	}
+	free(edn);
 	free(odn);
 	conn_close(&c);
 	return rc;

@@ -44,4 +44,7 @@ int subid_ldap_ensure(const struct subid_config *cfg, uid_t uid, const char *nam
 int subid_ldap_lookup(const struct subid_config *cfg, uid_t uid, struct subid_grant *uid_range,
 		      struct subid_grant *gid_range, const struct subid_log *log);
 
+/* Delete uid's entry and its slot claim: OK, 1 when uid has none, or an error. */
+int subid_ldap_release(const struct subid_config *cfg, uid_t uid, const struct subid_log *log);
+
 #endif

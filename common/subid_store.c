@@ -843,6 +843,40 @@ subid_store_get(struct subid_store *st, uid_t uid, enum subid_kind kind, struct 
 }
 
 int
+subid_store_foreach(struct subid_store *st, int (*fn)(const struct subid_row *row, void *ctx), void *ctx)
+{
+	sqlite3_stmt *s = prep(st, "SELECT uid, kind, start, count, name, granted FROM ranges ORDER BY uid, kind");
+	int rc, ret = SUBID_STORE_OK;
+
+	if (s == NULL)
+		return SUBID_STORE_ERR;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct subid_row row;
+		int64_t uid = sqlite3_column_int64(s, 0), kind = sqlite3_column_int64(s, 1);
+
+		if (uid < 0 || uid >= (int64_t)SUBID_ID_LIMIT || (kind != SUBID_KIND_UID && kind != SUBID_KIND_GID) ||
+		    !row_range(s, 2, &row.range)) {
+			subid_log(st->log, LOG_ERR, "store error path=%s reason=\"invalid range row\"", st->path);
+			ret = SUBID_STORE_ERR;
+			break;
+		}
+		row.uid = (uid_t)uid;
+		row.kind = (enum subid_kind)kind;
+		row.name = (const char *)sqlite3_column_text(s, 4);
+		row.granted = sqlite3_column_int64(s, 5);
+		ret = fn(&row, ctx);
+		if (ret != 0)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		db_error(st, "read");
+		ret = SUBID_STORE_ERR;
+	}
+	sqlite3_finalize(s);
+	return ret;
+}
+
+int
 subid_store_owner_of(struct subid_store *st, enum subid_kind kind, uint64_t id, uid_t *uid)
 {
 	/* ranges of one kind never overlap: the last one starting at or below id is the only candidate */

@@ -87,6 +87,22 @@ int subid_store_ensure(struct subid_store *st, uid_t uid, const char *name, cons
 int subid_store_put(struct subid_store *st, uid_t uid, const char *name, const struct subid_grant *uid_range,
 		    const struct subid_grant *gid_range, bool *changed);
 
+/* One stored range, as subid_store_foreach() hands it out. */
+struct subid_row {
+	uid_t uid;
+	enum subid_kind kind;
+	struct subid_grant range;
+	const char *name;	/* as NSS named the owner when granted; may be NULL */
+	int64_t granted;	/* seconds since the epoch */
+};
+
+/*
+ * Call fn for every range, ordered by owner then kind, in one read
+ * transaction.  fn returns 0 to go on, anything else to stop (returned).
+ * OK, fn's value, or ERR.
+ */
+int subid_store_foreach(struct subid_store *st, int (*fn)(const struct subid_row *row, void *ctx), void *ctx);
+
 /* Drop both ranges of uid (they become free again).  OK / NOTFOUND / ERR. */
 int subid_store_release(struct subid_store *st, uid_t uid);
 

@@ -100,7 +100,7 @@ pam_subid_open(pam_handle_t *pamh, int flags, int argc, const char **argv)
 			   safe, paths.conf, o.strict ? "deny" : "ignore");
 		return o.strict ? PAM_SESSION_ERR : PAM_IGNORE;
 	}
-	switch (subid_core_ensure(&cfg, &paths, user, &log, &ur, &gr)) {
+	switch (subid_core_ensure(&cfg, &paths, user, 0, &log, &ur, &gr)) {
 	case SUBID_ENSURE_OK:
 		rc = PAM_SUCCESS;
 		break;

@@ -47,7 +47,7 @@ main(int argc, char **argv)
 		char name[64];
 
 		snprintf(name, sizeof(name), "%s%" PRIu64, argv[2], i);
-		if (subid_core_ensure(&cfg, &paths, name, &log, &ur, &gr) != SUBID_ENSURE_OK ||
+		if (subid_core_ensure(&cfg, &paths, name, 0, &log, &ur, &gr) != SUBID_ENSURE_OK ||
 		    subid_user_lookup(name, false, &u) != 0) {
 			failures++;
 			continue;

@@ -222,7 +222,7 @@ load_paths() {
 		hard_error "$top_builddir/tests/paths.sh missing: run 'make' (or 'make check') first"
 	# shellcheck source=/dev/null
 	. "$top_builddir/tests/paths.sh"
-	: "${SUBID_CONF_PATH:?}" "${SUBID_DB_PATH:?}" "${PAM_MODULE:?}" "${PLUGIN_DIR:?}" "${PLUGIN:?}"
+	: "${SUBID_CONF_PATH:?}" "${SUBID_DB_PATH:?}" "${PAM_MODULE:?}" "${PLUGIN_DIR:?}" "${PLUGIN:?}" "${SUBIDCTL:?}"
 }
 
 subid_require_root() {
@@ -251,7 +251,7 @@ subid_require_tools() {
 
 subid_require_build() {
 	local f
-	for f in "$PAM_MODULE" "$PLUGIN"; do
+	for f in "$PAM_MODULE" "$PLUGIN" "$SUBIDCTL"; do
 		[ -f "$f" ] || hard_error "$f not built: run 'make' first"
 	done
 }

@@ -1,0 +1,408 @@
+/*
+ * subidctl: what an admin runs to see and change subid's allocations,
+ * over the same core, config and store as pam_subid and the plugin.
+ *
+ *   subidctl [-c CONF] list [--json]
+ *   subidctl [-c CONF] show [--json] USER|UID
+ *   subidctl [-c CONF] allocate [--force] USER
+ *   subidctl [-c CONF] release --yes USER|UID
+ *   subidctl [-c CONF] export [--subgid]
+ *
+ * Exit status: 0 done, 1 nothing to show or do (unknown owner, no ranges,
+ * skipped account), 2 usage, config, store or directory error.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "subid_config.h"
+#include "subid_core.h"
+#include "subid_store.h"
+#include "subid_user.h"
+
+enum { EXIT_DONE = 0, EXIT_NONE = 1, EXIT_ERROR = 2 };
+
+static const char usage_text[] =
+	"Usage: subidctl [-c CONF] COMMAND [OPTIONS] [ARGS]\n"
+	"\n"
+	"Commands:\n"
+	"  list [--json]              every owner's ranges\n"
+	"  show [--json] USER|UID     one owner's ranges and when they were granted\n"
+	"  allocate [--force] USER    grant ranges now, by the rules a login follows;\n"
+	"                             --force also serves an account a login skips\n"
+	"                             (below uid_min, skip_users, skip_groups)\n"
+	"  release --yes USER|UID     drop the owner's ranges (directory and replica\n"
+	"                             with store = ldap)\n"
+	"  export [--subgid]          the store in /etc/subuid (or /etc/subgid) format\n"
+	"\n"
+	"Options:\n"
+	"  -c, --config CONF          configuration file (default " SUBID_CONF_PATH ")\n"
+	"  -h, --help                 this text\n"
+	"  -V, --version              the version\n"
+	"\n"
+	"Exit status: 0 done, 1 nothing to show or do, 2 usage or error.\n";
+
+struct ctl {
+	struct subid_config cfg;
+	struct subid_paths paths;
+	struct subid_log log;
+	bool json;
+};
+
+__attribute__((format(printf, 3, 0))) static void
+log_stderr(void *ctx, int prio, const char *fmt, va_list ap)
+{
+	va_list ap2;
+
+	(void)ctx;
+	if (prio == LOG_DEBUG)
+		return;
+	/* grants, releases and errors also go where a login's grants go */
+	va_copy(ap2, ap);
+	vsyslog(LOG_AUTHPRIV | prio, fmt, ap2);
+	va_end(ap2);
+	fputs("subidctl: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+/* "subidctl: MSG[: ARG]", then the usage; exit status 2. */
+static int
+usage_error(const char *msg, const char *arg)
+{
+	char safe[SUBID_LOG_STR_MAX];
+
+	if (arg != NULL)
+		fprintf(stderr, "subidctl: %s: %s\n\n", msg, subid_log_str(arg, safe, sizeof(safe)));
+	else
+		fprintf(stderr, "subidctl: %s\n\n", msg);
+	fputs(usage_text, stderr);
+	return EXIT_ERROR;
+}
+
+static const char *
+kind_word(enum subid_kind k)
+{
+	return k == SUBID_KIND_UID ? "subuid" : "subgid";
+}
+
+/* A JSON string: quotes, backslashes and control bytes escaped. */
+static void
+json_str(FILE *fp, const char *s)
+{
+	fputc('"', fp);
+	for (const unsigned char *p = (const unsigned char *)(s != NULL ? s : ""); *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(fp, "\\%c", *p);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(fp, "\\u%04x", *p);
+		else
+			fputc(*p, fp);
+	}
+	fputc('"', fp);
+}
+
+static void
+iso_time(int64_t t, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) == NULL || strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, len, "%" PRId64, t);
+}
+
+/* A name safe for a table cell (no control bytes, no spaces). */
+static const char *
+cell(const char *s, char *buf, size_t len)
+{
+	if (s == NULL)
+		return "-";
+	subid_log_str(s, buf, len);
+	for (char *p = buf; *p != '\0'; p++)
+		if (*p == ' ')
+			*p = '?';
+	return buf;
+}
+
+struct print_ctx {
+	struct ctl *c;
+	size_t n;
+	bool only;	/* show: only rows of uid */
+	uid_t uid;
+	int format;	/* 0 table, 1 json, 2 export */
+	enum subid_kind kind;
+};
+
+static int
+print_row(const struct subid_row *r, void *vctx)
+{
+	struct print_ctx *p = vctx;
+	char when[32], name[SUBID_LOG_STR_MAX];
+
+	if (p->only && r->uid != p->uid)
+		return 0;
+	iso_time(r->granted, when, sizeof(when));
+	switch (p->format) {
+	case 1:
+		fputs(p->n == 0 ? "\n  " : ",\n  ", stdout);
+		printf("{\"uid\": %u, \"name\": ", (unsigned)r->uid);
+		if (r->name != NULL)
+			json_str(stdout, r->name);
+		else
+			fputs("null", stdout);
+		printf(", \"kind\": \"%s\", \"start\": %" PRIu64 ", \"count\": %" PRIu64
+		       ", \"granted\": \"%s\", \"source\": \"%s\"}",
+		       kind_word(r->kind), r->range.start, r->range.count, when,
+		       p->c->cfg.store == SUBID_STORE_LDAP ? "ldap" : "local");
+		break;
+	case 2:
+		if (r->kind != p->kind)
+			return 0;
+		/* shadow's format: the owner by name when it has one without ':' or newline, else the uid */
+		if (r->name != NULL && r->name[0] != '\0' && strpbrk(r->name, ":\n") == NULL)
+			printf("%s:%" PRIu64 ":%" PRIu64 "\n", r->name, r->range.start, r->range.count);
+		else
+			printf("%u:%" PRIu64 ":%" PRIu64 "\n", (unsigned)r->uid, r->range.start, r->range.count);
+		break;
+	default:
+		if (p->n == 0)
+			printf("%-10s %-20s %-6s %-11s %-8s %s\n", "UID", "NAME", "KIND", "START", "COUNT", "GRANTED");
+		printf("%-10u %-20s %-6s %-11" PRIu64 " %-8" PRIu64 " %s\n", (unsigned)r->uid,
+		       cell(r->name, name, sizeof(name)), kind_word(r->kind), r->range.start, r->range.count, when);
+	}
+	p->n++;
+	return 0;
+}
+
+/* Open the store read-only; NOTFOUND (no grants yet) is an empty store. */
+static int
+open_ro(struct ctl *c, struct subid_store **st)
+{
+	int rc = subid_store_open_ro(st, c->cfg.db_path, c->paths.trusted_uid, &c->log);
+
+	if (rc == SUBID_STORE_ERR)
+		return -1;
+	return rc == SUBID_STORE_NOTFOUND ? 1 : 0;
+}
+
+static int
+cmd_print(struct ctl *c, struct print_ctx *p)
+{
+	struct subid_store *st = NULL;
+	int rc = open_ro(c, &st);
+
+	if (rc < 0)
+		return EXIT_ERROR;
+	if (p->format == 1)
+		fputs("[", stdout);
+	if (rc == 0 && subid_store_foreach(st, print_row, p) != SUBID_STORE_OK) {
+		subid_store_close(st);
+		return EXIT_ERROR;
+	}
+	subid_store_close(st);
+	if (p->format == 1)
+		fputs(p->n > 0 ? "\n]\n" : "]\n", stdout);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "subidctl: write error: %s\n", strerror(errno));
+		return EXIT_ERROR;
+	}
+	return p->only && p->n == 0 ? EXIT_NONE : EXIT_DONE;
+}
+
+/* USER or UID to a uid: a name NSS knows, or a decimal uid (known or not, e.g. an orphan). */
+static int
+resolve(struct ctl *c, const char *arg, uid_t *uid)
+{
+	struct subid_user u;
+	uint64_t v;
+	int rc = subid_user_lookup(arg, true, &u);
+	char safe[SUBID_LOG_STR_MAX];
+
+	if (rc == 0) {
+		*uid = u.uid;
+		subid_user_free(&u);
+		return 0;
+	}
+	if (rc == 1 && subid_parse_u64(arg, &v) && v < SUBID_ID_LIMIT) {
+		*uid = (uid_t)v;
+		return 0;
+	}
+	if (rc == 1)
+		fprintf(stderr, "subidctl: %s: no such user\n", subid_log_str(arg, safe, sizeof(safe)));
+	else
+		subid_log(&c->log, LOG_ERR, "error owner=%s reason=\"user lookup failed\"",
+			  subid_log_str(arg, safe, sizeof(safe)));
+	return rc == 1 ? 1 : -1;
+}
+
+static int
+cmd_allocate(struct ctl *c, const char *user, bool force)
+{
+	struct subid_grant ur, gr;
+
+	switch (subid_core_ensure(&c->cfg, &c->paths, user, force ? SUBID_ENSURE_FORCE : 0, &c->log, &ur, &gr)) {
+	case SUBID_ENSURE_OK:
+		if (ur.count == 0)
+			printf("%s: ranges in %s and %s\n", user, c->paths.subuid, c->paths.subgid);
+		else
+			printf("%s: subuid %" PRIu64 " %" PRIu64 ", subgid %" PRIu64 " %" PRIu64 "\n", user,
+			       ur.start, ur.count, gr.start, gr.count);
+		return EXIT_DONE;
+	case SUBID_ENSURE_SKIPPED:
+		fprintf(stderr, "subidctl: %s is an account a login skips (root, uid_min, skip_users or "
+			"skip_groups); --force serves it anyway, except root\n", user);
+		return EXIT_NONE;
+	case SUBID_ENSURE_UNKNOWN_USER:
+		fprintf(stderr, "subidctl: %s: no such user\n", user);
+		return EXIT_NONE;
+	default:
+		return EXIT_ERROR;
+	}
+}
+
+static int
+cmd_release(struct ctl *c, const char *arg, bool yes)
+{
+	uid_t uid;
+	int rc;
+
+	if (!yes)
+		return usage_error("release drops ranges that running containers may use: add --yes", NULL);
+	rc = resolve(c, arg, &uid);
+	if (rc != 0)
+		return rc < 0 ? EXIT_ERROR : EXIT_NONE;
+	rc = subid_core_release(&c->cfg, &c->paths, uid, &c->log);
+	if (rc < 0)
+		return EXIT_ERROR;
+	if (rc == 1) {
+		fprintf(stderr, "subidctl: uid %u has no ranges\n", (unsigned)uid);
+		return EXIT_NONE;
+	}
+	printf("uid %u: ranges released\n", (unsigned)uid);
+	return EXIT_DONE;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option top_opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const struct option cmd_opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "yes", no_argument, NULL, 'y' },
+		{ "subgid", no_argument, NULL, 'g' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ctl c;
+	struct print_ctx p;
+	const char *cmd, *conf = SUBID_CONF_PATH;
+	bool json = false, force = false, yes = false, subgid = false;
+	int opt, rc, nargs;
+
+	memset(&c, 0, sizeof(c));
+	c.paths = subid_default_paths;
+	c.log.fn = log_stderr;
+	/* "+": stop at the command, its options are parsed below */
+	while ((opt = getopt_long(argc, argv, "+c:hV", top_opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			conf = optarg;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return EXIT_DONE;
+		case 'V':
+			printf("subidctl %s\n", PACKAGE_VERSION);
+			return EXIT_DONE;
+		default:
+			fputs(usage_text, stderr);
+			return EXIT_ERROR;
+		}
+	}
+	if (optind >= argc)
+		return usage_error("no command given", NULL);
+	cmd = argv[optind];
+	argc -= optind;
+	argv += optind;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "+h", cmd_opts, NULL)) != -1) {
+		switch (opt) {
+		case 'j':
+			json = true;
+			break;
+		case 'f':
+			force = true;
+			break;
+		case 'y':
+			yes = true;
+			break;
+		case 'g':
+			subgid = true;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return EXIT_DONE;
+		default:
+			fputs(usage_text, stderr);
+			return EXIT_ERROR;
+		}
+	}
+	nargs = argc - optind;
+	/* every option belongs to one command; one that does not is a usage error */
+	if (strcmp(cmd, "list") == 0 ? (force || yes || subgid || nargs != 0) :
+	    strcmp(cmd, "show") == 0 ? (force || yes || subgid || nargs != 1) :
+	    strcmp(cmd, "allocate") == 0 ? (json || yes || subgid || nargs != 1) :
+	    strcmp(cmd, "release") == 0 ? (json || force || subgid || nargs != 1) :
+	    strcmp(cmd, "export") == 0 ? (json || force || yes || nargs != 0) :
+	    true) {
+		if (strcmp(cmd, "list") != 0 && strcmp(cmd, "show") != 0 && strcmp(cmd, "allocate") != 0 &&
+		    strcmp(cmd, "release") != 0 && strcmp(cmd, "export") != 0)
+			return usage_error("unknown command", cmd);
+		return usage_error("wrong options or arguments for", cmd);
+	}
+
+	c.paths.conf = conf;
+	if (subid_config_load(&c.cfg, conf, c.paths.login_defs, c.paths.trusted_uid, &c.log) != 0)
+		return EXIT_ERROR;
+	memset(&p, 0, sizeof(p));
+	p.c = &c;
+	if (strcmp(cmd, "list") == 0 || strcmp(cmd, "show") == 0) {
+		p.format = json ? 1 : 0;
+		if (strcmp(cmd, "show") == 0) {
+			p.only = true;
+			rc = resolve(&c, argv[optind], &p.uid);
+			if (rc != 0) {
+				rc = rc < 0 ? EXIT_ERROR : EXIT_NONE;
+				goto out;
+			}
+		}
+		rc = cmd_print(&c, &p);
+	} else if (strcmp(cmd, "export") == 0) {
+		p.format = 2;
+		p.kind = subgid ? SUBID_KIND_GID : SUBID_KIND_UID;
+		rc = cmd_print(&c, &p);
+		if (rc == EXIT_NONE)
+			rc = EXIT_DONE;
+	} else if (strcmp(cmd, "allocate") == 0) {
+		rc = cmd_allocate(&c, argv[optind], force);
+	} else {
+		rc = cmd_release(&c, argv[optind], yes);
+	}
+out:
+	subid_config_free(&c.cfg);
+	return rc;
+}
