@@ -214,14 +214,16 @@ owner_dn(struct conn *c, uid_t uid)
 /*
  * uid's entry: OK (ranges set), 1 none, or an error.  The sssd map finds it
  * by uidNumber; the FreeIPA map by its owner's DN (*odn, looked up here when
- * NULL and kept for the caller).
+ * NULL and kept for the caller).  When asked, *edn is the entry's DN and
+ * *ename the owner name it records (NULL when none).
  */
 static int
-find_owner(struct conn *c, uid_t uid, char **odn, struct subid_grant *ur, struct subid_grant *gr, char **edn)
+find_owner(struct conn *c, uid_t uid, char **odn, struct subid_grant *ur, struct subid_grant *gr, char **edn,
+	   char **ename)
 {
 	const struct attr_map *m = c->m;
 	char *attrs[] = { (char *)m->uid_start, (char *)m->uid_count, (char *)m->gid_start,
-			  (char *)m->gid_count, NULL };
+			  (char *)m->gid_count, "uid", NULL };
 	char *filter = NULL;
 	LDAPMessage *res = NULL, *e;
 	int rc, n;
@@ -272,6 +274,12 @@ find_owner(struct conn *c, uid_t uid, char **odn, struct subid_grant *ur, struct
 			subid_log(c->log, LOG_CRIT, "out of memory");
 			return SUBID_LDAP_ERR;
 		}
+	}
+	if (ename != NULL) {
+		struct berval **v = ldap_get_values_len(c->ld, e, "uid");
+
+		*ename = v != NULL && v[0] != NULL ? strndup(v[0]->bv_val, v[0]->bv_len) : NULL;
+		ldap_value_free_len(v);
 	}
 	ldap_msgfree(res);
 	return SUBID_LDAP_OK;
@@ -542,6 +550,33 @@ add_owner(struct conn *c, uid_t uid, const char *name, const char *odn, uint64_t
 }
 
 /*
+ * The owner was renamed (same uidNumber, other name) or the entry was made
+ * without a name: record the current name and DN, so that SSSD, which finds
+ * ranges by subidRangeOwner, keeps finding them.  Failing only logs.
+ */
+static void
+refresh_owner(struct conn *c, const char *edn, uid_t uid, const char *name)
+{
+	char *odn = owner_dn(c, uid);
+	char *nm[] = { (char *)name, NULL }, *ow[] = { odn, NULL };
+	LDAPMod m_nm = { LDAP_MOD_REPLACE, "uid", { .modv_strvals = nm } };
+	/* replace with no value deletes: an owner no longer in this directory has no DN */
+	LDAPMod m_ow = { LDAP_MOD_REPLACE, (char *)c->m->owner, { .modv_strvals = odn != NULL ? ow : NULL } };
+	LDAPMod *mods[] = { &m_nm, &m_ow, NULL };
+	char safe[SUBID_LOG_STR_MAX];
+	int rc = ldap_modify_ext_s(c->ld, edn, mods, NULL, NULL);
+
+	subid_log_str(name, safe, sizeof(safe));
+	if (rc == LDAP_SUCCESS)
+		subid_log(c->log, LOG_NOTICE, "ldap renamed uid=%u user=%s reason=\"entry now names the owner's "
+			  "current name and DN\"", (unsigned)uid, safe);
+	else
+		subid_log(c->log, LOG_WARNING, "ldap warning uid=%u user=%s reason=\"cannot record the owner's "
+			  "current name: %s\"", (unsigned)uid, safe, ldap_err2string(rc));
+	free(odn);
+}
+
+/*
  * A free slot, claimed: the first one after the cursor, else (the pool used
  * up to its end) the first one from the pool's start, where released ranges
  * and lost races left holes.  OK with *cand claimed, FULL, or an error.
@@ -599,7 +634,7 @@ subid_ldap_ensure(const struct subid_config *cfg, uid_t uid, const char *name,
 		  const struct subid_log *log)
 {
 	struct conn c = { NULL, cfg, log, &maps[cfg->ldap.map], { 0, 0 } };
-	char adn[512], *odn = NULL;
+	char adn[512], *odn = NULL, *edn = NULL, *ename = NULL;
 	uint64_t cand;
 	int rc;
 
@@ -611,7 +646,9 @@ subid_ldap_ensure(const struct subid_config *cfg, uid_t uid, const char *name,
 	rc = connect_bind(&c, true);
 	if (rc != SUBID_LDAP_OK)
 		goto out;
-	rc = find_owner(&c, uid, &odn, uid_range, gid_range, NULL);
+	rc = find_owner(&c, uid, &odn, uid_range, gid_range, &edn, &ename);
+	if (rc == SUBID_LDAP_OK && c.m->by_uidnumber && name != NULL && (ename == NULL || strcmp(ename, name) != 0))
+		refresh_owner(&c, edn, uid, name);
 	if (rc <= 0)
 		goto out;
 	if (odn == NULL)
@@ -642,7 +679,7 @@ subid_ldap_ensure(const struct subid_config *cfg, uid_t uid, const char *name,
 		/* another host created this owner's entry first: theirs wins */
 		subid_log(log, LOG_DEBUG, "ldap uid=%u lost the race for its entry; slot %" PRIu64 " released",
 			  (unsigned)uid, cand);
-		rc = find_owner(&c, uid, &odn, uid_range, gid_range, NULL);
+		rc = find_owner(&c, uid, &odn, uid_range, gid_range, NULL, NULL);
 		if (rc == 1)
 			rc = SUBID_LDAP_ERR;
 		goto out;
@@ -653,6 +690,8 @@ subid_ldap_ensure(const struct subid_config *cfg, uid_t uid, const char *name,
 	uid_range->count = gid_range->count = cfg->range_count;
 	*granted = true;
 out:
+	free(ename);
+	free(edn);
 	free(odn);
 	conn_close(&c);
 	return rc;
@@ -668,7 +707,7 @@ subid_ldap_lookup(const struct subid_config *cfg, uid_t uid, struct subid_grant 
 
 	rc = connect_bind(&c, false);
 	if (rc == SUBID_LDAP_OK)
-		rc = find_owner(&c, uid, &odn, uid_range, gid_range, NULL);
+		rc = find_owner(&c, uid, &odn, uid_range, gid_range, NULL, NULL);
 	free(odn);
 	conn_close(&c);
 	return rc;
@@ -684,7 +723,7 @@ subid_ldap_release(const struct subid_config *cfg, uid_t uid, const struct subid
 
 	rc = connect_bind(&c, true);
 	if (rc == SUBID_LDAP_OK)
-		rc = find_owner(&c, uid, &odn, &ur, &gr, &edn);
+		rc = find_owner(&c, uid, &odn, &ur, &gr, &edn, NULL);
 	if (rc == SUBID_LDAP_OK) {
 		/* the entry first: a claim left alone only keeps its slot out of use */
 		rc = ldap_delete_ext_s(c.ld, edn, NULL, NULL);
