@@ -1301,6 +1301,65 @@ subid_store_release(struct subid_store *st, uid_t uid)
 }
 
 int
+subid_store_import(struct subid_store *st, uid_t uid, const char *name, const struct subid_grant *uid_range,
+		   const struct subid_grant *gid_range, bool *changed)
+{
+	const struct subid_grant *want[3] = { NULL, uid_range, gid_range };
+	struct subid_grant ur = { 0, 0 }, gr = { 0, 0 };
+	int64_t now = (int64_t)time(NULL);
+	bool name_ok;
+	int have;
+
+	*changed = false;
+	if (st->readonly)
+		return SUBID_STORE_ERR;
+	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+		db_error(st, "begin");
+		return SUBID_STORE_ERR;
+	}
+	have = owner_state(st, uid, &ur, &gr, &name_ok, name);
+	if (have < 0)
+		return rollback(st, SUBID_STORE_ERR);
+	if (have != 0) {
+		bool same = have == 3 && ur.start == uid_range->start && ur.count == uid_range->count &&
+			    gr.start == gid_range->start && gr.count == gid_range->count;
+
+		return rollback(st, same ? SUBID_STORE_OK : SUBID_STORE_CONFLICT);
+	}
+	for (int kind = SUBID_KIND_UID; kind <= SUBID_KIND_GID; kind++) {
+		sqlite3_stmt *q = prep(st, "SELECT 1 FROM ranges WHERE uid != ?1 AND start < ?3 AND start + count > ?2 "
+					   "LIMIT 1");
+		int rc;
+
+		if (q == NULL)
+			return rollback(st, SUBID_STORE_ERR);
+		sqlite3_bind_int64(q, 1, (int64_t)uid);
+		sqlite3_bind_int64(q, 2, (int64_t)want[kind]->start);
+		sqlite3_bind_int64(q, 3, (int64_t)(want[kind]->start + want[kind]->count));
+		rc = sqlite3_step(q);
+		sqlite3_finalize(q);
+		if (rc == SQLITE_ROW)
+			return rollback(st, SUBID_STORE_CONFLICT);
+		if (rc != SQLITE_DONE) {
+			db_error(st, "read");
+			return rollback(st, SUBID_STORE_ERR);
+		}
+	}
+	for (int kind = SUBID_KIND_UID; kind <= SUBID_KIND_GID; kind++)
+		if (insert_range(st, uid, kind, want[kind]->start, want[kind]->count, name, now) != 0)
+			return rollback(st, SUBID_STORE_ERR);
+	/* the free-span index no longer matches: the next allocation rebuilds it */
+	if (exec3(st, "DELETE FROM meta WHERE key IN ('pool_min', 'pool_max')", 0, 0, 0, 0) != 0)
+		return rollback(st, SUBID_STORE_ERR);
+	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		db_error(st, "commit");
+		return rollback(st, SUBID_STORE_ERR);
+	}
+	*changed = true;
+	return SUBID_STORE_OK;
+}
+
+int
 subid_store_put(struct subid_store *st, uid_t uid, const char *name, const struct subid_grant *uid_range,
 		const struct subid_grant *gid_range, bool *changed)
 {

@@ -39,6 +39,7 @@ enum {
 	SUBID_STORE_NOTFOUND = 1,
 	SUBID_STORE_ERR = -1,		/* logged */
 	SUBID_STORE_FULL = -2,		/* pool exhausted, logged */
+	SUBID_STORE_CONFLICT = 2,	/* subid_store_import(): would overlap or replace (not logged) */
 };
 
 /*
@@ -102,6 +103,17 @@ struct subid_row {
  * OK, fn's value, or ERR.
  */
 int subid_store_foreach(struct subid_store *st, int (*fn)(const struct subid_row *row, void *ctx), void *ctx);
+
+/*
+ * Take over an existing allocation (subidctl import): uid gets exactly these
+ * two ranges, in one write transaction, unless uid already holds other
+ * ranges or either range overlaps another owner's (of either kind).  OK
+ * (also when uid holds exactly these already, *changed false), CONFLICT, or
+ * ERR.  The caller checks the pool and reserved intervals; imports may lie
+ * outside the pool.
+ */
+int subid_store_import(struct subid_store *st, uid_t uid, const char *name, const struct subid_grant *uid_range,
+		       const struct subid_grant *gid_range, bool *changed);
 
 /* Drop both ranges of uid (they become free again).  OK / NOTFOUND / ERR. */
 int subid_store_release(struct subid_store *st, uid_t uid);

@@ -7,9 +7,13 @@
  *   subidctl [-c CONF] allocate [--force] USER
  *   subidctl [-c CONF] release --yes USER|UID
  *   subidctl [-c CONF] export [--subgid]
+ *   subidctl [-c CONF] check
+ *   subidctl [-c CONF] import [SUBUID [SUBGID]]
+ *   subidctl [-c CONF] reclaim [--yes]
  *
  * Exit status: 0 done, 1 nothing to show or do (unknown owner, no ranges,
- * skipped account), 2 usage, config, store or directory error.
+ * skipped account) or problems found (check, import), 2 usage, config,
+ * store or directory error.
  */
 #include "config.h"
 
@@ -22,12 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "subid_config.h"
-#include "subid_core.h"
-#include "subid_store.h"
 #include "subid_user.h"
-
-enum { EXIT_DONE = 0, EXIT_NONE = 1, EXIT_ERROR = 2 };
+#include "subidctl.h"
 
 static const char usage_text[] =
 	"Usage: subidctl [-c CONF] COMMAND [OPTIONS] [ARGS]\n"
@@ -41,20 +41,20 @@ static const char usage_text[] =
 	"  release --yes USER|UID     drop the owner's ranges (directory and replica\n"
 	"                             with store = ldap)\n"
 	"  export [--subgid]          the store in /etc/subuid (or /etc/subgid) format\n"
+	"  check                      overlaps, orphans, ranges over real IDs, unsafe\n"
+	"                             files, and whether the plugin would be used\n"
+	"  import [SUBUID [SUBGID]]   take over the allocations in shadow's files\n"
+	"                             (default /etc/subuid, /etc/subgid)\n"
+	"  reclaim [--yes]            release the ranges of owners that no longer\n"
+	"                             exist (without --yes: only say which)\n"
 	"\n"
 	"Options:\n"
 	"  -c, --config CONF          configuration file (default " SUBID_CONF_PATH ")\n"
 	"  -h, --help                 this text\n"
 	"  -V, --version              the version\n"
 	"\n"
-	"Exit status: 0 done, 1 nothing to show or do, 2 usage or error.\n";
-
-struct ctl {
-	struct subid_config cfg;
-	struct subid_paths paths;
-	struct subid_log log;
-	bool json;
-};
+	"Exit status: 0 done, 1 nothing to show or do, or problems found, 2 usage\n"
+	"or error.\n";
 
 __attribute__((format(printf, 3, 0))) static void
 log_stderr(void *ctx, int prio, const char *fmt, va_list ap)
@@ -182,6 +182,55 @@ print_row(const struct subid_row *r, void *vctx)
 	return 0;
 }
 
+static int
+copy_row(const struct subid_row *r, void *vctx)
+{
+	struct row_vec *rows = vctx;
+	struct subid_row *nv = realloc(rows->v, (rows->n + 1) * sizeof(*nv));
+
+	if (nv == NULL)
+		return 1;
+	rows->v = nv;
+	nv[rows->n] = *r;
+	if (r->name != NULL && (nv[rows->n].name = strdup(r->name)) == NULL)
+		return 1;
+	rows->n++;
+	return 0;
+}
+
+int
+ctl_rows(struct ctl *c, struct row_vec *rows)
+{
+	struct subid_store *st = NULL;
+	int rc = subid_store_open_ro(&st, c->cfg.db_path, c->paths.trusted_uid, &c->log);
+
+	rows->v = NULL;
+	rows->n = 0;
+	if (rc == SUBID_STORE_NOTFOUND)
+		return 0;
+	if (rc != SUBID_STORE_OK)
+		return -1;
+	rc = subid_store_foreach(st, copy_row, rows);
+	subid_store_close(st);
+	if (rc != SUBID_STORE_OK) {
+		if (rc == 1)
+			fprintf(stderr, "subidctl: out of memory\n");
+		ctl_rows_free(rows);
+		return -1;
+	}
+	return 0;
+}
+
+void
+ctl_rows_free(struct row_vec *rows)
+{
+	for (size_t i = 0; i < rows->n; i++)
+		free((char *)rows->v[i].name);
+	free(rows->v);
+	rows->v = NULL;
+	rows->n = 0;
+}
+
 /* Open the store read-only; NOTFOUND (no grants yet) is an empty store. */
 static int
 open_ro(struct ctl *c, struct subid_store **st)
@@ -214,7 +263,7 @@ cmd_print(struct ctl *c, struct print_ctx *p)
 		fprintf(stderr, "subidctl: write error: %s\n", strerror(errno));
 		return EXIT_ERROR;
 	}
-	return p->only && p->n == 0 ? EXIT_NONE : EXIT_DONE;
+	return p->only && p->n == 0 ? EXIT_NONE : EXIT_DONE;	/* export and list: empty is fine */
 }
 
 /* USER or UID to a uid: a name NSS knows, or a decimal uid (known or not, e.g. an orphan). */
@@ -269,13 +318,11 @@ cmd_allocate(struct ctl *c, const char *user, bool force)
 }
 
 static int
-cmd_release(struct ctl *c, const char *arg, bool yes)
+cmd_release(struct ctl *c, const char *arg)
 {
 	uid_t uid;
 	int rc;
 
-	if (!yes)
-		return usage_error("release drops ranges that running containers may use: add --yes", NULL);
 	rc = resolve(c, arg, &uid);
 	if (rc != 0)
 		return rc < 0 ? EXIT_ERROR : EXIT_NONE;
@@ -289,6 +336,24 @@ cmd_release(struct ctl *c, const char *arg, bool yes)
 	printf("uid %u: ranges released\n", (unsigned)uid);
 	return EXIT_DONE;
 }
+
+/* What each command accepts: option letters and how many arguments. */
+struct command {
+	const char *name;
+	const char *opts;	/* j json, f force, y yes, g subgid */
+	int min_args, max_args;
+};
+
+static const struct command commands[] = {
+	{ "list", "j", 0, 0 },
+	{ "show", "j", 1, 1 },
+	{ "allocate", "f", 1, 1 },
+	{ "release", "y", 1, 1 },
+	{ "export", "g", 0, 0 },
+	{ "check", "", 0, 0 },
+	{ "import", "", 0, 2 },
+	{ "reclaim", "y", 0, 0 },
+};
 
 int
 main(int argc, char **argv)
@@ -307,16 +372,18 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const struct command *cmd = NULL;
 	struct ctl c;
 	struct print_ctx p;
-	const char *cmd, *conf = SUBID_CONF_PATH;
+	const char *conf = SUBID_CONF_PATH;
 	bool json = false, force = false, yes = false, subgid = false;
 	int opt, rc, nargs;
+	char **args;
 
 	memset(&c, 0, sizeof(c));
 	c.paths = subid_default_paths;
 	c.log.fn = log_stderr;
-	/* "+": stop at the command, its options are parsed below */
+	/* "+": stop at the command; its options are parsed below */
 	while ((opt = getopt_long(argc, argv, "+c:hV", top_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
@@ -335,74 +402,67 @@ main(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return usage_error("no command given", NULL);
-	cmd = argv[optind];
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[optind], commands[i].name) == 0)
+			cmd = &commands[i];
+	if (cmd == NULL)
+		return usage_error("unknown command", argv[optind]);
 	argc -= optind;
 	argv += optind;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "+h", cmd_opts, NULL)) != -1) {
-		switch (opt) {
-		case 'j':
-			json = true;
-			break;
-		case 'f':
-			force = true;
-			break;
-		case 'y':
-			yes = true;
-			break;
-		case 'g':
-			subgid = true;
-			break;
-		case 'h':
+		if (opt == 'h') {
 			fputs(usage_text, stdout);
 			return EXIT_DONE;
-		default:
-			fputs(usage_text, stderr);
-			return EXIT_ERROR;
 		}
+		if (opt == '?' || strchr(cmd->opts, opt) == NULL)
+			return usage_error("option not known to this command:", cmd->name);
+		json = json || opt == 'j';
+		force = force || opt == 'f';
+		yes = yes || opt == 'y';
+		subgid = subgid || opt == 'g';
 	}
+	args = argv + optind;
 	nargs = argc - optind;
-	/* every option belongs to one command; one that does not is a usage error */
-	if (strcmp(cmd, "list") == 0 ? (force || yes || subgid || nargs != 0) :
-	    strcmp(cmd, "show") == 0 ? (force || yes || subgid || nargs != 1) :
-	    strcmp(cmd, "allocate") == 0 ? (json || yes || subgid || nargs != 1) :
-	    strcmp(cmd, "release") == 0 ? (json || force || subgid || nargs != 1) :
-	    strcmp(cmd, "export") == 0 ? (json || force || yes || nargs != 0) :
-	    true) {
-		if (strcmp(cmd, "list") != 0 && strcmp(cmd, "show") != 0 && strcmp(cmd, "allocate") != 0 &&
-		    strcmp(cmd, "release") != 0 && strcmp(cmd, "export") != 0)
-			return usage_error("unknown command", cmd);
-		return usage_error("wrong options or arguments for", cmd);
-	}
+	if (nargs < cmd->min_args || nargs > cmd->max_args)
+		return usage_error("wrong number of arguments for", cmd->name);
+	if (strcmp(cmd->name, "release") == 0 && !yes)
+		return usage_error("release drops ranges that running containers may use: add --yes", NULL);
 
 	c.paths.conf = conf;
-	if (subid_config_load(&c.cfg, conf, c.paths.login_defs, c.paths.trusted_uid, &c.log) != 0)
+	c.cfg_loaded = subid_config_load(&c.cfg, conf, c.paths.login_defs, c.paths.trusted_uid, &c.log) == 0;
+	if (!c.cfg_loaded && strcmp(cmd->name, "check") != 0)
 		return EXIT_ERROR;
 	memset(&p, 0, sizeof(p));
 	p.c = &c;
-	if (strcmp(cmd, "list") == 0 || strcmp(cmd, "show") == 0) {
+	if (strcmp(cmd->name, "list") == 0 || strcmp(cmd->name, "show") == 0) {
 		p.format = json ? 1 : 0;
-		if (strcmp(cmd, "show") == 0) {
+		if (nargs == 1) {
 			p.only = true;
-			rc = resolve(&c, argv[optind], &p.uid);
+			rc = resolve(&c, args[0], &p.uid);
 			if (rc != 0) {
 				rc = rc < 0 ? EXIT_ERROR : EXIT_NONE;
 				goto out;
 			}
 		}
 		rc = cmd_print(&c, &p);
-	} else if (strcmp(cmd, "export") == 0) {
+	} else if (strcmp(cmd->name, "export") == 0) {
 		p.format = 2;
 		p.kind = subgid ? SUBID_KIND_GID : SUBID_KIND_UID;
 		rc = cmd_print(&c, &p);
-		if (rc == EXIT_NONE)
-			rc = EXIT_DONE;
-	} else if (strcmp(cmd, "allocate") == 0) {
-		rc = cmd_allocate(&c, argv[optind], force);
+	} else if (strcmp(cmd->name, "allocate") == 0) {
+		rc = cmd_allocate(&c, args[0], force);
+	} else if (strcmp(cmd->name, "release") == 0) {
+		rc = cmd_release(&c, args[0]);
+	} else if (strcmp(cmd->name, "check") == 0) {
+		rc = cmd_check(&c);
+	} else if (strcmp(cmd->name, "import") == 0) {
+		rc = cmd_import(&c, nargs > 0 ? args[0] : c.paths.subuid, nargs > 1 ? args[1] : c.paths.subgid);
 	} else {
-		rc = cmd_release(&c, argv[optind], yes);
+		rc = cmd_reclaim(&c, yes);
 	}
 out:
-	subid_config_free(&c.cfg);
+	if (c.cfg_loaded)
+		subid_config_free(&c.cfg);
 	return rc;
 }

@@ -858,6 +858,90 @@ test_writer_waits_for_writer(void **state)
 	subid_store_close(st);
 }
 
+/* count_fn: counts rows, checks they come ordered by owner then kind */
+struct count_ctx {
+	size_t n;
+	int64_t last;
+};
+
+static int
+count_fn(const struct subid_row *r, void *vctx)
+{
+	struct count_ctx *c = vctx;
+	int64_t key = (int64_t)r->uid * 4 + (int64_t)r->kind;
+
+	assert_true(key > c->last);
+	assert_true(r->granted > 0);
+	c->last = key;
+	c->n++;
+	return 0;
+}
+
+static int
+stop_fn(const struct subid_row *r, void *vctx)
+{
+	(void)r;
+	(*(int *)vctx)++;
+	return 42;
+}
+
+static void
+test_foreach(void **state)
+{
+	struct fx *fx = *state;
+	struct subid_store *st = open_rw(fx, fx->db);
+	struct count_ctx c = { 0, -1 };
+	int calls = 0;
+
+	assert_int_equal(subid_store_foreach(st, count_fn, &c), SUBID_STORE_OK);
+	assert_int_equal(c.n, 0);
+	ensure_ok(fx, st, 2002, &pool10, NULL, 0, true);
+	ensure_ok(fx, st, 2001, &pool10, NULL, 0, true);
+	c.last = -1;
+	assert_int_equal(subid_store_foreach(st, count_fn, &c), SUBID_STORE_OK);
+	assert_int_equal(c.n, 4);
+	/* fn's non-zero value stops the walk and is returned */
+	assert_int_equal(subid_store_foreach(st, stop_fn, &calls), 42);
+	assert_int_equal(calls, 1);
+	subid_store_close(st);
+}
+
+static void
+test_import(void **state)
+{
+	struct fx *fx = *state;
+	struct subid_store *st = open_rw(fx, fx->db);
+	struct subid_grant u = { 100000, 65536 }, g = { 100000, 65536 };
+	struct subid_grant u2 = { 165536, 65536 }, g2 = { 200000, 1000 };
+	struct subid_grant in_pool = { M + C, C };
+	bool changed = true;
+
+	/* outside the pool (useradd's), different starts per kind */
+	assert_int_equal(subid_store_import(st, 3001, "imp1", &u, &g, &changed), SUBID_STORE_OK);
+	assert_true(changed);
+	assert_grant(st, 3001, 100000, 65536);
+	/* the same again: nothing written */
+	assert_int_equal(subid_store_import(st, 3001, "imp1", &u, &g, &changed), SUBID_STORE_OK);
+	assert_false(changed);
+	/* other ranges for an owner already there: conflict, never replaced */
+	assert_int_equal(subid_store_import(st, 3001, "imp1", &u2, &g2, &changed), SUBID_STORE_CONFLICT);
+	assert_false(changed);
+	assert_grant(st, 3001, 100000, 65536);
+	/* another owner whose subgid overlaps 3001's subuid: conflict (owners never share IDs) */
+	assert_int_equal(subid_store_import(st, 3002, "imp2", &u2, &u, &changed), SUBID_STORE_CONFLICT);
+	assert_no_grant(st, 3002);
+	assert_int_equal(subid_store_import(st, 3002, "imp2", &u2, &g2, &changed), SUBID_STORE_OK);
+	assert_owner(st, 200500, SUBID_STORE_OK, 3002);	/* in both of 3002's ranges */
+	/* an imported range inside the pool is stepped over by the allocator */
+	assert_int_equal(subid_store_import(st, 3003, "imp3", &in_pool, &in_pool, &changed), SUBID_STORE_OK);
+	assert_int_equal(ensure_ok(fx, st, 2001, &pool10, NULL, 0, true), M);
+	assert_int_equal(ensure_ok(fx, st, 2002, &pool10, NULL, 0, true), M + 2 * C);
+	/* and an import never lands on an allocation */
+	assert_int_equal(subid_store_import(st, 3004, "imp4", &(struct subid_grant){ M + 100, 10 },
+					    &(struct subid_grant){ 300000, 10 }, &changed), SUBID_STORE_CONFLICT);
+	subid_store_close(st);
+}
+
 int
 main(void)
 {
@@ -884,6 +968,8 @@ main(void)
 		T(test_existing_owner_no_write_lock),
 		T(test_reader_waits_for_writer),
 		T(test_writer_waits_for_writer),
+		T(test_foreach),
+		T(test_import),
 	};
 #undef T
 

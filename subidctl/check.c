@@ -1,0 +1,541 @@
+/*
+ * subidctl check and reclaim.  check reports, one "problem: ..." line each:
+ *   - the config refused, the store or its directory unsafe or unreadable;
+ *   - two owners' ranges that overlap (store rows of any kind, and store
+ *     rows against /etc/subuid and /etc/subgid lines of other owners; file
+ *     lines of one kind against each other);
+ *   - store ranges over reserved intervals, login.defs' real IDs, or the UID
+ *     (GID) of an account NSS lists;
+ *   - owners whose UID no longer resolves (orphans, see reclaim);
+ *   - a plugin that would not be used: no "subid: subid" in nsswitch.conf,
+ *     libsubid_subid.so not found by the dynamic linker or missing a
+ *     symbol, /etc/subuid or /etc/subgid missing.
+ */
+#include "config.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "subid_files.h"
+#include "subid_user.h"
+#include "subidctl.h"
+
+#define NSSWITCH_PATH "/etc/nsswitch.conf"
+#define PLUGIN_SONAME "libsubid_subid.so"
+
+struct report {
+	size_t problems;
+	bool error;		/* could not check something: exit 2 */
+};
+
+__attribute__((format(printf, 2, 3))) static void
+problem(struct report *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("problem: ", stdout);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	fputc('\n', stdout);
+	r->problems++;
+}
+
+static const char *
+kind_word(enum subid_kind k)
+{
+	return k == SUBID_KIND_UID ? "subuid" : "subgid";
+}
+
+/* ---- the store's files ------------------------------------------------------------- */
+
+/* path must be root's (trusted_uid) and writable by nobody else; a store also readable by all. */
+static void
+check_file_mode(struct ctl *c, struct report *r, const char *what, const char *path, bool want_readable)
+{
+	struct stat st;
+
+	if (lstat(path, &st) != 0) {
+		if (errno != ENOENT)
+			problem(r, "%s %s: cannot stat: %s", what, path, strerror(errno));
+		return;
+	}
+	if (st.st_uid != c->paths.trusted_uid)
+		problem(r, "%s %s: owned by uid %u, not %u (only root may write it)", what, path,
+			(unsigned)st.st_uid, (unsigned)c->paths.trusted_uid);
+	if ((st.st_mode & 022) != 0)
+		problem(r, "%s %s: mode %04o is writable by group or others", what, path,
+			(unsigned)(st.st_mode & 07777));
+	if (want_readable && (st.st_mode & 0444) != 0444)
+		problem(r, "%s %s: mode %04o; users' getsubids and podman need to read it", what, path,
+			(unsigned)(st.st_mode & 07777));
+}
+
+static void
+check_store_files(struct ctl *c, struct report *r)
+{
+	char *dir = strdup(c->cfg.db_path), *slash;
+	struct stat st;
+
+	if (dir == NULL) {
+		r->error = true;
+		return;
+	}
+	slash = strrchr(dir, '/');
+	if (slash != NULL && slash != dir) {
+		*slash = '\0';
+		check_file_mode(c, r, "store directory", dir, false);
+	}
+	free(dir);
+	if (lstat(c->cfg.db_path, &st) == 0 && !S_ISREG(st.st_mode))
+		problem(r, "store %s: not a regular file", c->cfg.db_path);
+	else
+		check_file_mode(c, r, "store", c->cfg.db_path, true);
+}
+
+/* ---- overlaps ------------------------------------------------------------------------ */
+
+struct item {
+	uint64_t start, end;
+	long long owner;	/* uid, or -1 - index into names for an owner NSS does not know */
+	const char *label;	/* owner as shown */
+	int src;		/* 0 store, 1 /etc/subuid, 2 /etc/subgid */
+	enum subid_kind kind;
+};
+
+static int
+item_cmp(const void *a, const void *b)
+{
+	const struct item *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start ? 1 : 0;
+}
+
+/* Is the pair worth reporting?  Different owners, and not two file lines of different kinds. */
+static bool
+conflicting(const struct item *a, const struct item *b)
+{
+	if (a->owner == b->owner)
+		return false;
+	if (a->src != 0 && b->src != 0 && a->src != b->src)
+		return false;
+	return true;
+}
+
+static const char *
+src_word(const struct item *it, const struct ctl *c)
+{
+	return it->src == 0 ? "store" : it->src == 1 ? c->paths.subuid : c->paths.subgid;
+}
+
+/*
+ * Sweep by start with the set of ranges still open: every pair that
+ * overlaps is met once.  The open set stays tiny unless ranges overlap a lot.
+ */
+static int
+report_overlaps(struct ctl *c, struct report *r, struct item *v, size_t n)
+{
+	size_t *open = NULL, nopen = 0;
+
+	if (n == 0)
+		return 0;
+	qsort(v, n, sizeof(*v), item_cmp);
+	open = calloc(n, sizeof(*open));
+	if (open == NULL)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		size_t k = 0;
+
+		for (size_t j = 0; j < nopen; j++)
+			if (v[open[j]].end > v[i].start)
+				open[k++] = open[j];
+		nopen = k;
+		for (size_t j = 0; j < nopen; j++) {
+			const struct item *a = &v[open[j]], *b = &v[i];
+
+			if (conflicting(a, b))
+				problem(r, "overlap: %s %s [%" PRIu64 ", %" PRIu64 ") of %s and %s %s [%" PRIu64
+					", %" PRIu64 ") of %s", src_word(a, c), kind_word(a->kind), a->start, a->end,
+					a->label, src_word(b, c), kind_word(b->kind), b->start, b->end, b->label);
+		}
+		open[nopen++] = i;
+	}
+	free(open);
+	return 0;
+}
+
+static int
+add_file_items(struct ctl *c, const char *path, int src, struct item **v, size_t *n, char ***labels,
+	       size_t *nlabels, struct subid_file *f)
+{
+	struct item *nv;
+
+	if (subid_file_load(path, f, &c->log) != 0)
+		return -1;
+	nv = realloc(*v, (*n + f->n + 1) * sizeof(*nv));
+	if (nv == NULL)
+		return -1;
+	*v = nv;
+	for (size_t i = 0; i < f->n; i++) {
+		struct subid_user u;
+		struct item *it = &nv[(*n)++];
+		int rc = subid_user_lookup(f->v[i].owner, true, &u);
+
+		it->start = f->v[i].start;
+		it->end = f->v[i].start + f->v[i].count;
+		it->src = src;
+		it->kind = src == 1 ? SUBID_KIND_UID : SUBID_KIND_GID;
+		it->label = f->v[i].owner;
+		if (rc == 0) {
+			it->owner = u.uid;
+			subid_user_free(&u);
+		} else {
+			/* unknown to NSS: same name, same owner */
+			size_t k;
+
+			for (k = 0; k < *nlabels; k++)
+				if (strcmp((*labels)[k], f->v[i].owner) == 0)
+					break;
+			if (k == *nlabels) {
+				char **nl = realloc(*labels, (*nlabels + 1) * sizeof(*nl));
+
+				if (nl == NULL)
+					return -1;
+				*labels = nl;
+				nl[(*nlabels)++] = f->v[i].owner;
+			}
+			it->owner = -1 - (long long)k;
+		}
+	}
+	return 0;
+}
+
+/* ---- real IDs --------------------------------------------------------------------- */
+
+/* The store row of kind containing id, by binary search over rows sorted by start; NULL if none. */
+static const struct subid_row *
+row_containing(struct subid_row **sorted, size_t n, uint64_t id)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t m = lo + (hi - lo) / 2;
+
+		if (sorted[m]->range.start <= id)
+			lo = m + 1;
+		else
+			hi = m;
+	}
+	if (lo == 0)
+		return NULL;
+	if (id - sorted[lo - 1]->range.start < sorted[lo - 1]->range.count)
+		return sorted[lo - 1];
+	return NULL;
+}
+
+static int
+row_ptr_cmp(const void *a, const void *b)
+{
+	const struct subid_row *x = *(struct subid_row *const *)a, *y = *(struct subid_row *const *)b;
+
+	return x->range.start < y->range.start ? -1 : x->range.start > y->range.start ? 1 : 0;
+}
+
+static int
+check_real_ids(struct ctl *c, struct report *r, const struct row_vec *rows)
+{
+	struct subid_row **by[3] = { NULL, NULL, NULL };
+	size_t nby[3] = { 0, 0, 0 };
+	struct subid_interval real;
+	struct passwd *pw;
+	struct group *gr;
+
+	for (int k = SUBID_KIND_UID; k <= SUBID_KIND_GID; k++) {
+		by[k] = calloc(rows->n + 1, sizeof(*by[k]));
+		if (by[k] == NULL) {
+			free(by[SUBID_KIND_UID]);
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < rows->n; i++)
+		by[rows->v[i].kind][nby[rows->v[i].kind]++] = &rows->v[i];
+	for (int k = SUBID_KIND_UID; k <= SUBID_KIND_GID; k++)
+		qsort(by[k], nby[k], sizeof(*by[k]), row_ptr_cmp);
+
+	subid_config_real_ids(&c->cfg, &real);
+	for (size_t i = 0; i < rows->n; i++) {
+		const struct subid_row *w = &rows->v[i];
+
+		if (w->range.start < real.end && w->range.start + w->range.count > real.start)
+			problem(r, "real IDs: uid %u's %s [%" PRIu64 ", %" PRIu64 ") overlaps the IDs of real "
+				"accounts [%" PRIu64 ", %" PRIu64 "] (login.defs)", (unsigned)w->uid, kind_word(w->kind),
+				w->range.start, w->range.start + w->range.count, real.start, real.end - 1);
+		for (size_t j = 0; j < c->cfg.n_reserved; j++)
+			if (w->range.start < c->cfg.reserved[j].end &&
+			    w->range.start + w->range.count > c->cfg.reserved[j].start)
+				problem(r, "reserved: uid %u's %s [%" PRIu64 ", %" PRIu64 ") overlaps the reserved "
+					"interval %" PRIu64 "-%" PRIu64, (unsigned)w->uid, kind_word(w->kind),
+					w->range.start, w->range.start + w->range.count, c->cfg.reserved[j].start,
+					c->cfg.reserved[j].end - 1);
+	}
+	/* every account and group NSS lists (directory back-ends may list only what they cached) */
+	setpwent();
+	while ((pw = getpwent()) != NULL) {
+		const struct subid_row *w = row_containing(by[SUBID_KIND_UID], nby[SUBID_KIND_UID], pw->pw_uid);
+
+		if (w != NULL)
+			problem(r, "real IDs: the UID %u of account %s is inside uid %u's subuid range [%" PRIu64
+				", %" PRIu64 ")", (unsigned)pw->pw_uid, pw->pw_name, (unsigned)w->uid, w->range.start,
+				w->range.start + w->range.count);
+	}
+	endpwent();
+	setgrent();
+	while ((gr = getgrent()) != NULL) {
+		const struct subid_row *w = row_containing(by[SUBID_KIND_GID], nby[SUBID_KIND_GID], gr->gr_gid);
+
+		if (w != NULL)
+			problem(r, "real IDs: the GID %u of group %s is inside uid %u's subgid range [%" PRIu64
+				", %" PRIu64 ")", (unsigned)gr->gr_gid, gr->gr_name, (unsigned)w->uid, w->range.start,
+				w->range.start + w->range.count);
+	}
+	endgrent();
+	free(by[SUBID_KIND_UID]);
+	free(by[SUBID_KIND_GID]);
+	return 0;
+}
+
+/* ---- orphans --------------------------------------------------------------------------- */
+
+/* Calls fn for each owner (once) whose uid NSS no longer knows.  -1 on lookup errors. */
+static int
+for_each_orphan(const struct row_vec *rows, void (*fn)(const struct subid_row *row, void *ctx), void *ctx)
+{
+	for (size_t i = 0; i < rows->n; i++) {
+		struct subid_user u;
+		int rc;
+
+		if (i > 0 && rows->v[i - 1].uid == rows->v[i].uid)
+			continue;
+		rc = subid_user_lookup_uid(rows->v[i].uid, &u);
+		if (rc < 0)
+			return -1;
+		if (rc == 0) {
+			subid_user_free(&u);
+			continue;
+		}
+		fn(&rows->v[i], ctx);
+	}
+	return 0;
+}
+
+static void
+orphan_problem(const struct subid_row *row, void *ctx)
+{
+	problem(ctx, "orphan: uid %u (%s) no longer resolves; \"subidctl reclaim\" releases its ranges",
+		(unsigned)row->uid, row->name != NULL ? row->name : "no name");
+}
+
+/* ---- the plugin ---------------------------------------------------------------------- */
+
+static void
+check_nsswitch(struct report *r)
+{
+	FILE *fp = fopen(NSSWITCH_PATH, "re");
+	char line[1024];
+	bool found = false;
+
+	if (fp == NULL) {
+		problem(r, "plugin: cannot read %s: %s", NSSWITCH_PATH, strerror(errno));
+		return;
+	}
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		char *p = line + strspn(line, " \t"), *svc;
+
+		if (strncmp(p, "subid:", 6) != 0)
+			continue;
+		found = true;
+		p[strcspn(p, "#\n")] = '\0';
+		svc = strtok(p + 6, " \t");
+		if (svc == NULL || strcmp(svc, "subid") != 0)
+			problem(r, "plugin: %s says \"subid:%s%s\"; libsubid uses one service, and it is not "
+				"\"subid\"", NSSWITCH_PATH, svc != NULL ? " " : "", svc != NULL ? svc : "");
+		break;
+	}
+	fclose(fp);
+	if (!found)
+		problem(r, "plugin: no \"subid: subid\" line in %s; libsubid reads /etc/subuid and /etc/subgid "
+			"only", NSSWITCH_PATH);
+}
+
+static void
+check_plugin_loads(struct report *r)
+{
+	static const char *const syms[] = {
+		"shadow_subid_has_range", "shadow_subid_list_owner_ranges",
+		"shadow_subid_find_subid_owners", "shadow_subid_free",
+	};
+	/* by bare name, the way libsubid opens it: the dynamic linker's path and cache decide */
+	void *h = dlopen(PLUGIN_SONAME, RTLD_NOW | RTLD_LOCAL);
+
+	if (h == NULL) {
+		const char *e = dlerror();
+
+		problem(r, "plugin: the dynamic linker does not find %s (%s)", PLUGIN_SONAME, e != NULL ? e : "?");
+		return;
+	}
+	for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++)
+		if (dlsym(h, syms[i]) == NULL)
+			problem(r, "plugin: %s has no %s", PLUGIN_SONAME, syms[i]);
+	dlclose(h);
+}
+
+static void
+check_shadow_files(struct ctl *c, struct report *r)
+{
+	const char *f[] = { c->paths.subuid, c->paths.subgid };
+	struct stat st;
+
+	for (size_t i = 0; i < 2; i++)
+		if (stat(f[i], &st) != 0)
+			problem(r, "files: %s: %s; useradd and shadow's tools expect it (an empty file will do)", f[i],
+				strerror(errno));
+}
+
+/* ---- the commands ---------------------------------------------------------------------- */
+
+int
+cmd_check(struct ctl *c)
+{
+	struct report r = { 0, false };
+	struct row_vec rows = { NULL, 0 };
+	struct subid_file fu = { NULL, 0, 0 }, fg = { NULL, 0, 0 };
+	struct item *items = NULL;
+	char **labels = NULL;
+	size_t nitems = 0, nlabels = 0;
+
+	if (!c->cfg_loaded) {
+		problem(&r, "config: %s refused (see the message above); nothing else of subid's works", c->paths.conf);
+		goto plugin;
+	}
+	check_store_files(c, &r);
+	if (ctl_rows(c, &rows) != 0) {
+		problem(&r, "store: %s cannot be read (see the message above)", c->cfg.db_path);
+		goto plugin;
+	}
+	items = calloc(rows.n + 1, sizeof(*items));
+	if (items == NULL)
+		goto oom;
+	for (size_t i = 0; i < rows.n; i++) {
+		struct item *it = &items[nitems++];
+
+		it->start = rows.v[i].range.start;
+		it->end = rows.v[i].range.start + rows.v[i].range.count;
+		it->owner = rows.v[i].uid;
+		it->label = rows.v[i].name != NULL ? rows.v[i].name : "?";
+		it->src = 0;
+		it->kind = rows.v[i].kind;
+	}
+	if (add_file_items(c, c->paths.subuid, 1, &items, &nitems, &labels, &nlabels, &fu) != 0 ||
+	    add_file_items(c, c->paths.subgid, 2, &items, &nitems, &labels, &nlabels, &fg) != 0 ||
+	    report_overlaps(c, &r, items, nitems) != 0 || check_real_ids(c, &r, &rows) != 0)
+		goto oom;
+	if (for_each_orphan(&rows, orphan_problem, &r) != 0) {
+		fprintf(stderr, "subidctl: user lookups failed; orphans not checked\n");
+		r.error = true;
+	}
+plugin:
+	check_nsswitch(&r);
+	check_plugin_loads(&r);
+	check_shadow_files(c, &r);
+	goto out;
+oom:
+	fprintf(stderr, "subidctl: out of memory or unreadable files\n");
+	r.error = true;
+out:
+	free(items);
+	free(labels);
+	subid_file_free(&fu);
+	subid_file_free(&fg);
+	ctl_rows_free(&rows);
+	printf("check: %zu problem%s\n", r.problems, r.problems == 1 ? "" : "s");
+	if (r.error)
+		return EXIT_ERROR;
+	return r.problems > 0 ? EXIT_NONE : EXIT_DONE;
+}
+
+struct orphans {
+	uid_t *uid;
+	char **name;
+	size_t n;
+	bool oom;
+};
+
+static void
+collect_orphan(const struct subid_row *row, void *vctx)
+{
+	struct orphans *o = vctx;
+	uid_t *nu = realloc(o->uid, (o->n + 1) * sizeof(*nu));
+	char **nn = nu != NULL ? realloc(o->name, (o->n + 1) * sizeof(*nn)) : NULL;
+
+	if (nu != NULL)
+		o->uid = nu;
+	if (nn != NULL)
+		o->name = nn;
+	if (nu == NULL || nn == NULL) {
+		o->oom = true;
+		return;
+	}
+	o->uid[o->n] = row->uid;
+	o->name[o->n] = strdup(row->name != NULL ? row->name : "no name");
+	if (o->name[o->n] == NULL)
+		o->oom = true;
+	o->n++;
+}
+
+int
+cmd_reclaim(struct ctl *c, bool yes)
+{
+	struct row_vec rows = { NULL, 0 };
+	struct orphans o = { NULL, NULL, 0, false };
+	size_t failed = 0;
+	int rc;
+
+	if (ctl_rows(c, &rows) != 0)
+		return EXIT_ERROR;
+	/* all lookups first: a back-end failing half-way must not release anything */
+	rc = for_each_orphan(&rows, collect_orphan, &o);
+	ctl_rows_free(&rows);
+	if (rc != 0 || o.oom) {
+		fprintf(stderr, "subidctl: %s; nothing reclaimed\n", o.oom ? "out of memory" : "user lookups failed");
+		rc = EXIT_ERROR;
+		goto out;
+	}
+	for (size_t i = 0; i < o.n; i++) {
+		if (!yes)
+			printf("would release uid %u (%s)\n", (unsigned)o.uid[i], o.name[i]);
+		else if (subid_core_release(&c->cfg, &c->paths, o.uid[i], &c->log) < 0)
+			failed++;
+		else
+			printf("released uid %u (%s)\n", (unsigned)o.uid[i], o.name[i]);
+	}
+	if (o.n == 0)
+		printf("no orphans\n");
+	else if (!yes)
+		printf("%zu orphan%s; \"subidctl reclaim --yes\" releases %s\n", o.n, o.n == 1 ? "" : "s",
+		       o.n == 1 ? "it" : "them");
+	rc = failed > 0 ? EXIT_ERROR : EXIT_DONE;
+out:
+	for (size_t i = 0; i < o.n; i++)
+		free(o.name[i]);
+	free(o.name);
+	free(o.uid);
+	return rc;
+}
