@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -367,6 +368,8 @@ parse_line(struct subid_config *cfg, char *key, char *val)
 		return parse_id(val, &cfg->uid_min);
 	if (strcmp(key, "files") == 0)
 		return parse_bool(val, &cfg->files);
+	if (strcmp(key, "mirror_files") == 0)
+		return parse_bool(val, &cfg->mirror_files);
 	if (strcmp(key, "skip_users") == 0)
 		return parse_list(val, &cfg->skip_users);
 	if (strcmp(key, "skip_groups") == 0)
@@ -432,6 +435,24 @@ subid_config_parse(struct subid_config *cfg, FILE *fp, const char *name, const s
 	return bad;
 }
 
+/* Does every URI of a space-separated list use ldaps://? */
+static bool
+all_ldaps(const char *uris)
+{
+	const char *p = uris;
+
+	while (*p != '\0') {
+		size_t n;
+
+		p += strspn(p, " \t");
+		n = strcspn(p, " \t");
+		if (n > 0 && (n < 8 || strncasecmp(p, "ldaps://", 8) != 0))
+			return false;
+		p += n;
+	}
+	return true;
+}
+
 int
 subid_config_validate(const struct subid_config *cfg, const char *name, const struct subid_log *log)
 {
@@ -460,6 +481,12 @@ subid_config_validate(const struct subid_config *cfg, const char *name, const st
 	if (cfg->store == SUBID_STORE_LDAP && (cfg->ldap.uri == NULL || cfg->ldap.base == NULL)) {
 		subid_log(log, LOG_ERR, "%s: config error key=store reason=\"store = ldap needs ldap_uri "
 			  "and ldap_base\"", name);
+		return -1;
+	}
+	if (cfg->store == SUBID_STORE_LDAP && cfg->ldap.tls == SUBID_LDAP_TLS_LDAPS && !all_ldaps(cfg->ldap.uri)) {
+		/* an ldap:// URI would talk in clear text whatever ldap_tls says */
+		subid_log(log, LOG_ERR, "%s: config error key=ldap_tls reason=\"ldap_tls = ldaps needs every "
+			  "ldap_uri to be ldaps://\"", name);
 		return -1;
 	}
 	if (cfg->store == SUBID_STORE_LDAP && (cfg->ldap.bind_dn == NULL) != (cfg->ldap.bind_pw_file == NULL)) {

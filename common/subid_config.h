@@ -78,6 +78,7 @@ struct subid_config {
 	uint64_t range_count;	/* IDs per owner */
 	uint64_t uid_min;	/* owners below are skipped */
 	bool files;		/* also serve /etc/subuid, /etc/subgid */
+	bool mirror_files;	/* also write every grant and release into /etc/subuid, /etc/subgid */
 	struct subid_strlist skip_users;
 	struct subid_strlist skip_groups;
 	struct subid_interval *reserved;	/* never handed out (inclusive A-B in the file) */

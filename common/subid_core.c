@@ -9,6 +9,7 @@
 #include "subid_core.h"
 #include "subid_files.h"
 #include "subid_ldap.h"
+#include "subid_mirror.h"
 #include "subid_user.h"
 
 const struct subid_paths subid_default_paths = {
@@ -48,6 +49,35 @@ file_has_owner(const struct subid_file *f, const char *name, const char *uidstr)
 		if (entry_is_owner(&f->v[i], name, uidstr))
 			return true;
 	return false;
+}
+
+/* Is "name:start:count" a line of f? */
+static bool
+file_has_line(const struct subid_file *f, const char *name, const struct subid_grant *g)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (f->v[i].start == g->start && f->v[i].count == g->count && strcmp(f->v[i].owner, name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * mirror_files: the owner's ranges also as lines of /etc/subuid and
+ * /etc/subgid, for the programs that read the files themselves (Docker,
+ * LXC) and for useradd, which must not hand them out again.  Written only
+ * when missing from the files as read for this login, so an owner who
+ * already has his lines costs nothing.  Failing only logs: the ranges are
+ * granted and served by the plugin all the same.
+ */
+static void
+mirror_owner(const struct subid_paths *paths, const struct subid_user *u, const struct subid_file *fu,
+	     const struct subid_file *fg, const struct subid_grant *ur, const struct subid_grant *gr,
+	     const struct subid_log *log)
+{
+	if (!file_has_line(fu, u->name, ur))
+		(void)subid_mirror_add(paths->subuid, u->name, ur->start, ur->count, log);
+	if (!file_has_line(fg, u->name, gr))
+		(void)subid_mirror_add(paths->subgid, u->name, gr->start, gr->count, log);
 }
 
 /*
@@ -180,6 +210,8 @@ allocate:
 		subid_log(log, LOG_INFO, "granted user=%s uid=%u kind=%s start=%" PRIu64 " count=%" PRIu64,
 			  safe, (unsigned)u.uid, kind_name(SUBID_KIND_GID), gid_range->start, gid_range->count);
 	}
+	if (cfg->mirror_files)
+		mirror_owner(paths, &u, &fu, &fg, uid_range, gid_range, log);
 	ret = SUBID_ENSURE_OK;
 out:
 	subid_store_close(st);
@@ -188,6 +220,32 @@ out:
 	subid_file_free(&fg);
 	subid_user_free(&u);
 	return ret;
+}
+
+/* The mirrored lines of uid's stored ranges, removed first: a line must never outlive its range. */
+static int
+unmirror_owner(struct subid_store *st, const struct subid_paths *paths, uid_t uid, const struct subid_log *log)
+{
+	struct subid_user u;
+	struct subid_grant g;
+	int rc = subid_user_lookup_uid(uid, &u);
+
+	if (rc == 1)
+		return 0;	/* an orphan: no name to find its lines by; check reports what is left */
+	if (rc != 0)
+		return -1;
+	for (int kind = SUBID_KIND_UID; kind <= SUBID_KIND_GID && rc == 0; kind++) {
+		int got = subid_store_get(st, uid, kind, &g);
+
+		if (got == SUBID_STORE_ERR)
+			rc = -1;
+		else if (got == SUBID_STORE_OK &&
+			 subid_mirror_remove(kind == SUBID_KIND_UID ? paths->subuid : paths->subgid, u.name, g.start,
+					     g.count, log) != 0)
+			rc = -1;
+	}
+	subid_user_free(&u);
+	return rc;
 }
 
 int
@@ -206,6 +264,10 @@ subid_core_release(const struct subid_config *cfg, const struct subid_paths *pat
 	}
 	if (subid_store_open_rw(&st, cfg->db_path, paths->trusted_uid, log) != SUBID_STORE_OK)
 		return -1;
+	if (cfg->mirror_files && unmirror_owner(st, paths, uid, log) != 0) {
+		subid_store_close(st);
+		return -1;
+	}
 	rc = subid_store_release(st, uid);
 	subid_store_close(st);
 	if (rc == SUBID_STORE_ERR)

@@ -12,6 +12,7 @@ is printed; exit status 1 when there is any, 2 on a usage error.
 each must be in the store with that start.
 """
 import argparse
+import pwd
 import sqlite3
 import sys
 
@@ -80,15 +81,23 @@ def main():
                 bad.append("uid %d [%d, %d) overlaps uid %d [%d, %d)"
                            % (iv[i][2], iv[i][0], iv[i][1], iv[j][2], iv[j][0], iv[j][1]))
 
-    taken = [("real account IDs", 0, a.real_end)]
+    # a file line names its owner by name or uid; the owner's own line (the
+    # mirror writes one per range) is no overlap
+    def line_owner(o):
+        try:
+            return pwd.getpwnam(o).pw_uid
+        except KeyError:
+            return int(o) if o.isdigit() else None
+
+    taken = [("real account IDs", 0, a.real_end, None)]
     for path in (a.subuid, a.subgid):
-        taken += [("%s line of %s" % (path, o), s, e) for (o, s, e) in parse_file(path)]
+        taken += [("%s line of %s" % (path, o), s, e, line_owner(o)) for (o, s, e) in parse_file(path)]
     for r in filter(None, a.reserved.split(",")):
         lo, hi = r.split("-")
-        taken.append(("reserved %s" % r, int(lo), int(hi) + 1))
+        taken.append(("reserved %s" % r, int(lo), int(hi) + 1, None))
     for s, e, uid in iv:
-        for what, ts, te in taken:
-            if s < te and ts < e:
+        for what, ts, te, towner in taken:
+            if s < te and ts < e and towner != uid:
                 bad.append("uid %d [%d, %d) overlaps %s [%d, %d)" % (uid, s, e, what, ts, te))
 
     # the free-span index never covers a stored range and stays in the pool

@@ -770,6 +770,11 @@ test_ldap_keys(void **state)
 		{ "ldap_attr_map = FreeIPA\n", 1, 0 },
 		{ "ldap_lookup_on_miss = yes\nldap_lookup_on_miss = no\n", 0, 0 },
 		{ "ldap_lookup_on_miss = sometimes\n", 1, 0 },
+		{ "mirror_files = yes\nmirror_files = no\n", 0, 0 },
+		{ "store = ldap\nldap_uri = ldaps://a LDAPS://b\nldap_base = o=x\nldap_tls = ldaps\n", 0, 0 },
+		{ "store = ldap\nldap_uri = ldaps://a ldap://b\nldap_base = o=x\nldap_tls = ldaps\n", 0, -1 },
+		{ "store = ldap\nldap_uri = ldap://a\nldap_base = o=x\nldap_tls = ldaps\n", 0, -1 },
+		{ "mirror_files = both\n", 1, 0 },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
