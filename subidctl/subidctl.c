@@ -416,7 +416,7 @@ main(int argc, char **argv)
 			return EXIT_DONE;
 		}
 		if (opt == '?' || strchr(cmd->opts, opt) == NULL)
-			return usage_error("option not known to this command:", cmd->name);
+			return usage_error("option not known to this command", cmd->name);
 		json = json || opt == 'j';
 		force = force || opt == 'f';
 		yes = yes || opt == 'y';

@@ -9,7 +9,7 @@ build_pkgs="autoconf automake libtool pkg-config make gcc libc6-dev
   pamtester uidmap util-linux python3 sqlite3 git ca-certificates"
 test_pkgs="libcmocka-dev libpam-wrapper libpamtest0-dev libnss-wrapper
   clang valgrind binutils slapd ldap-utils
-  sssd-ldap libnss-sss sssd-tools"
+  sssd-ldap libnss-sss sssd-tools man-db groff-base"
 
 case "${1:-build}" in
 	build) pkgs=$build_pkgs ;;
