@@ -289,11 +289,10 @@ subid_enter_ns() {
 	case "$confdir" in
 	/etc | /etc/*) mkdir -p "$confdir" ;;
 	*)
-		if [ -d "$confdir" ]; then
-			_overlay "$confdir"
-		else
-			hard_error "config path $SUBID_CONF_PATH: $confdir does not exist; configure with --sysconfdir=/etc"
-		fi
+		# a build configured with another sysconfdir (make distcheck: a
+		# directory inside its own prefix, made before anything is installed)
+		mkdir -p "$confdir" || hard_error "config path $SUBID_CONF_PATH: cannot make $confdir"
+		_overlay "$confdir"
 		;;
 	esac
 	# A running nscd would answer passwd lookups from the host's files.

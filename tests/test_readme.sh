@@ -15,7 +15,12 @@ check_eq "command 1 is the demo" "./tests/demo.sh" "${cmds[0]:-}"
 check_eq "command 2 runs the tests" "./tests/ci.sh" "${cmds[1]:-}"
 check_match ".ci/run runs command 2" "^exec ${cmds[1]:-none}\$" "$(cat "$top_srcdir/.ci/run")"
 
-git -C "$top_srcdir" rev-parse --git-dir >/dev/null 2>&1 || skip_or_error "$top_srcdir is not a git checkout"
+# a release tarball (make distcheck) has no history to clone: the README's
+# commands are for a clone of the repository, which CI runs this test in
+if ! git -C "$top_srcdir" rev-parse --git-dir >/dev/null 2>&1; then
+	printf '%s: %s is not a git checkout (a release tarball): SKIP\n' "$TEST_NAME" "$top_srcdir"
+	exit 77
+fi
 [ -z "$(git -C "$top_srcdir" status --porcelain --untracked-files=no)" ] ||
 	diag "note: uncommitted changes are not part of the clone"
 W=$(mktemp -d "${TMPDIR:-/tmp}/subid-readme.XXXXXX")
