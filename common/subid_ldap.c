@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "subid_ldap.h"
@@ -579,11 +580,13 @@ refresh_owner(struct conn *c, const char *edn, uid_t uid, const char *name)
 /*
  * A free slot, claimed: the first one after the cursor, else (the pool used
  * up to its end) the first one from the pool's start, where released ranges
- * and lost races left holes.  OK with *cand claimed, FULL, or an error.
+ * and lost races left holes.  OK with *cand claimed, FULL, or an error;
+ * *contended tells whether a slot free in the directory was claimed by
+ * someone else meanwhile.
  */
 static int
 claim_free_slot(struct conn *c, const char *adn, uid_t uid, const struct subid_interval *taken, size_t ntaken,
-		uint64_t *cand)
+		uint64_t *cand, bool *contended)
 {
 	const struct subid_config *cfg = c->cfg;
 	uint64_t cur;
@@ -612,6 +615,7 @@ claim_free_slot(struct conn *c, const char *adn, uid_t uid, const struct subid_i
 		if (rc != 1)
 			return rc;
 		/* claimed by another host just now (or a claim left behind): the next one */
+		*contended = true;
 		*cand += cfg->range_count;
 	}
 	subid_log(c->log, LOG_ERR, "ldap error uid=%u reason=\"no claimable slot after %d tries\"", (unsigned)uid,
@@ -635,6 +639,7 @@ subid_ldap_ensure(const struct subid_config *cfg, uid_t uid, const char *name,
 {
 	struct conn c = { NULL, cfg, log, &maps[cfg->ldap.map], { 0, 0 } };
 	char adn[512], *odn = NULL, *edn = NULL, *ename = NULL;
+	bool contended = false;
 	uint64_t cand;
 	int rc;
 
@@ -660,7 +665,21 @@ subid_ldap_ensure(const struct subid_config *cfg, uid_t uid, const char *name,
 		rc = SUBID_LDAP_ERR;
 		goto out;
 	}
-	rc = claim_free_slot(&c, adn, uid, taken, ntaken, &cand);
+	rc = claim_free_slot(&c, adn, uid, taken, ntaken, &cand, &contended);
+	/*
+	 * The last free slot may be the one another host has just claimed for
+	 * this very owner: its entry follows the claim within a few round trips.
+	 */
+	for (int i = 0; (rc == SUBID_LDAP_FULL || rc == SUBID_LDAP_ERR) && i < (contended ? 10 : 1); i++) {
+		struct timespec pause = { 0, 100 * 1000 * 1000 };
+
+		if (i > 0)
+			nanosleep(&pause, NULL);
+		if (find_owner(&c, uid, &odn, uid_range, gid_range, NULL, NULL) == SUBID_LDAP_OK) {
+			rc = SUBID_LDAP_OK;
+			goto out;
+		}
+	}
 	if (rc == SUBID_LDAP_FULL)
 		subid_log(log, LOG_ERR, "ldap full uid=%u reason=\"pool [%" PRIu64 ", %" PRIu64 ") exhausted\"",
 			  (unsigned)uid, cfg->range_min, cfg->range_max);

@@ -124,6 +124,10 @@ winners=
 for u in 6007 6008 6009 6010; do [ -n "$(start $u)" ] && winners="$winners $u"; done
 check_eq "two of the four new users got a range" 2 "$(echo "$winners" | wc -w)"
 check_eq "their logins succeeded on all four hosts, the others' on none" 8 "$ok_logins"
+if [ "$ok_logins" != 8 ]; then
+	log_text | grep -E 'uid=60(0[7-9]|10)|ldap' >"$W/race.log" || true
+	diag_file "$W/race.log"
+fi
 check_eq "they got exactly the two released slots" "$(printf '%s\n' "$s2" "$s5" | sort -n | tr '\n' ' ')" \
 	"$(for u in $winners; do start "$u"; done | sort -n | tr '\n' ' ')"
 for u in $winners; do
