@@ -6,6 +6,8 @@
 #   4. an ASan+UBSan build and "make check" again (modules preloaded with
 #      libasan in the hosts, including setuid newuidmap inside the test
 #      namespaces; any sanitizer report fails),
+#   5. the Debian packages: build, lintian, install on this host, a login
+#      and newuidmap against the installed files, purge (tests/test_deb.sh),
 # and print one summary line.  Run as root so the end-to-end tests (PAM stack,
 # shadow's loader, setuid newuidmap) run too: as root a skipped test fails.
 set -euo pipefail
@@ -73,6 +75,13 @@ if [ -n "$(find "$san_dir" -type f)" ]; then
 	rc=1
 fi
 rm -rf "$san_dir"
+
+echo "== 5. Debian packages: build, lintian, install, end to end, purge"
+if tests/test_deb.sh; then
+	total_pass=$((total_pass + 1))
+else
+	total_fail=$((total_fail + 1)) rc=1
+fi
 
 # leave a normal build behind
 tests/build.sh >/dev/null

@@ -1,7 +1,7 @@
 #!/bin/sh
-# Install the Debian 12 packages subid needs: "build" (build + demo) or
-# "test" (build + demo + the whole test suite).  Does nothing when they are
-# all installed already; needs root otherwise.
+# Install the Debian 12 packages subid needs: "build" (build + demo),
+# "test" (build + demo + the whole test suite) or "bench" (make bench).
+# Does nothing when they are all installed already; needs root otherwise.
 set -eu
 
 build_pkgs="autoconf automake libtool pkg-config make gcc libc6-dev
@@ -9,12 +9,15 @@ build_pkgs="autoconf automake libtool pkg-config make gcc libc6-dev
   pamtester uidmap util-linux python3 sqlite3 git ca-certificates"
 test_pkgs="libcmocka-dev libpam-wrapper libpamtest0-dev libnss-wrapper
   clang valgrind binutils slapd ldap-utils
-  sssd-ldap libnss-sss sssd-tools man-db groff-base"
+  sssd-ldap libnss-sss sssd-tools man-db groff-base
+  dpkg-dev debhelper lintian"
+bench_pkgs="hyperfine time valgrind"
 
 case "${1:-build}" in
 	build) pkgs=$build_pkgs ;;
 	test) pkgs="$build_pkgs $test_pkgs" ;;
-	*) echo "usage: $0 build|test" >&2; exit 2 ;;
+	bench) pkgs="$build_pkgs $bench_pkgs" ;;
+	*) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac
 
 missing=
