@@ -8,6 +8,8 @@
 #      namespaces; any sanitizer report fails),
 #   5. the Debian packages: build, lintian, install on this host, a login
 #      and newuidmap against the installed files, purge (tests/test_deb.sh),
+#   6. make distcheck (the tarball builds and passes make check as root, and
+#      installs and uninstalls inside its own prefix),
 # and print one summary line.  Run as root so the end-to-end tests (PAM stack,
 # shadow's loader, setuid newuidmap) run too: as root a skipped test fails.
 set -euo pipefail
@@ -83,8 +85,21 @@ else
 	total_fail=$((total_fail + 1)) rc=1
 fi
 
+echo "== 6. make distcheck (the release tarball builds, passes make check as root, installs and"
+echo "   uninstalls inside its own prefix)"
+tests/build.sh >/dev/null
+if make distcheck >distcheck.log 2>&1; then
+	total_pass=$((total_pass + 1))
+	echo "ci.sh: make distcheck ok"
+else
+	total_fail=$((total_fail + 1)) rc=1
+	grep -E '^(FAIL|ERROR|SKIP):' distcheck.log >&2 || true
+	tail -n 60 distcheck.log >&2
+fi
+rm -f subid-*.tar.gz
+
 # leave a normal build behind
 tests/build.sh >/dev/null
 
-echo "make check (gcc, valgrind, sanitizers): $total_pass passed, $total_fail failed, $total_skip skipped"
+echo "make check (gcc, valgrind, sanitizers), deb, distcheck: $total_pass passed, $total_fail failed, $total_skip skipped"
 exit "$rc"

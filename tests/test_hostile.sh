@@ -27,7 +27,10 @@ PROBE=$top_builddir/tests/pam_probe
 [ -x "$PROBE" ] || hard_error "$PROBE not built: run make check"
 subid_enter_ns "$@"
 
-# An empty configuration means the compiled-in db_path: keep that inside the namespace too.
+# An empty configuration means the compiled-in db_path: keep that inside the
+# namespace too (make distcheck's localstatedir, inside its prefix, may not
+# exist yet)
+mkdir -p "$(dirname "$(dirname "$SUBID_DB_PATH")")"
 _overlay "$(dirname "$(dirname "$SUBID_DB_PATH")")"
 
 CONF=$SUBID_CONF_PATH
