@@ -1300,6 +1300,31 @@ subid_store_release(struct subid_store *st, uid_t uid)
 	return SUBID_STORE_OK;
 }
 
+static bool
+same_ranges(const struct subid_grant *ur, const struct subid_grant *gr, const struct subid_grant *want_ur,
+	    const struct subid_grant *want_gr)
+{
+	return ur->start == want_ur->start && ur->count == want_ur->count && gr->start == want_gr->start &&
+	       gr->count == want_gr->count;
+}
+
+/*
+ * Commit rows written from outside the allocator (an import, a replica of
+ * the directory): the free-span index no longer matches them, so it is
+ * dropped and the next local allocation rebuilds it.  Rolls back on failure.
+ */
+static int
+commit_unindexed(struct subid_store *st)
+{
+	if (exec3(st, "DELETE FROM meta WHERE key IN ('pool_min', 'pool_max')", 0, 0, 0, 0) != 0)
+		return rollback(st, SUBID_STORE_ERR);
+	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		db_error(st, "commit");
+		return rollback(st, SUBID_STORE_ERR);
+	}
+	return SUBID_STORE_OK;
+}
+
 int
 subid_store_import(struct subid_store *st, uid_t uid, const char *name, const struct subid_grant *uid_range,
 		   const struct subid_grant *gid_range, bool *changed)
@@ -1320,12 +1345,9 @@ subid_store_import(struct subid_store *st, uid_t uid, const char *name, const st
 	have = owner_state(st, uid, &ur, &gr, &name_ok, name);
 	if (have < 0)
 		return rollback(st, SUBID_STORE_ERR);
-	if (have != 0) {
-		bool same = have == 3 && ur.start == uid_range->start && ur.count == uid_range->count &&
-			    gr.start == gid_range->start && gr.count == gid_range->count;
-
-		return rollback(st, same ? SUBID_STORE_OK : SUBID_STORE_CONFLICT);
-	}
+	if (have != 0)
+		return rollback(st, have == 3 && same_ranges(&ur, &gr, uid_range, gid_range) ? SUBID_STORE_OK :
+				    SUBID_STORE_CONFLICT);
 	for (int kind = SUBID_KIND_UID; kind <= SUBID_KIND_GID; kind++) {
 		sqlite3_stmt *q = prep(st, "SELECT 1 FROM ranges WHERE uid != ?1 AND start < ?3 AND start + count > ?2 "
 					   "LIMIT 1");
@@ -1348,13 +1370,8 @@ subid_store_import(struct subid_store *st, uid_t uid, const char *name, const st
 	for (int kind = SUBID_KIND_UID; kind <= SUBID_KIND_GID; kind++)
 		if (insert_range(st, uid, kind, want[kind]->start, want[kind]->count, name, now) != 0)
 			return rollback(st, SUBID_STORE_ERR);
-	/* the free-span index no longer matches: the next allocation rebuilds it */
-	if (exec3(st, "DELETE FROM meta WHERE key IN ('pool_min', 'pool_max')", 0, 0, 0, 0) != 0)
-		return rollback(st, SUBID_STORE_ERR);
-	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		db_error(st, "commit");
-		return rollback(st, SUBID_STORE_ERR);
-	}
+	if (commit_unindexed(st) != SUBID_STORE_OK)
+		return SUBID_STORE_ERR;
 	*changed = true;
 	return SUBID_STORE_OK;
 }
@@ -1375,8 +1392,7 @@ subid_store_put(struct subid_store *st, uid_t uid, const char *name, const struc
 	have = owner_state(st, uid, &ur, &gr, &name_ok, name);
 	if (have < 0)
 		return SUBID_STORE_ERR;
-	if (have == 3 && name_ok && ur.start == uid_range->start && ur.count == uid_range->count &&
-	    gr.start == gid_range->start && gr.count == gid_range->count)
+	if (have == 3 && name_ok && same_ranges(&ur, &gr, uid_range, gid_range))
 		return SUBID_STORE_OK;
 	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
 		db_error(st, "begin");
@@ -1390,13 +1406,8 @@ subid_store_put(struct subid_store *st, uid_t uid, const char *name, const struc
 		    insert_range(st, uid, kind, want[kind]->start, want[kind]->count, name, now) != 0)
 			return rollback(st, SUBID_STORE_ERR);
 	}
-	/* the free-span index no longer matches: the next local allocation rebuilds it */
-	if (exec3(st, "DELETE FROM meta WHERE key IN ('pool_min', 'pool_max')", 0, 0, 0, 0) != 0)
-		return rollback(st, SUBID_STORE_ERR);
-	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		db_error(st, "commit");
-		return rollback(st, SUBID_STORE_ERR);
-	}
+	if (commit_unindexed(st) != SUBID_STORE_OK)
+		return SUBID_STORE_ERR;
 	*changed = true;
 	return SUBID_STORE_OK;
 }
