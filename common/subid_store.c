@@ -263,9 +263,15 @@ schema_current(struct subid_store *st, bool report)
  * between.  So a read-only store is read through the very descriptor that
  * was checked, by a minimal SQLite VFS ("subid-fd") that serves one main
  * database from an fd and nothing else (no journal, no temp files).  Its
- * SHARED lock is SQLite's own fcntl byte-range protocol on that fd, so
- * writers and readers exclude each other exactly as with SQLite's unix VFS,
- * and a hot journal left by a writer that crashed is refused (fail closed):
+ * SHARED lock is SQLite's own byte-range protocol on that fd, taken as an
+ * open-file-description lock (F_OFD_SETLK): it conflicts with the POSIX
+ * locks of SQLite's unix VFS in other processes, so writers and readers
+ * exclude each other exactly as with that VFS, but it belongs to this
+ * descriptor alone.  A classic POSIX lock belongs to the whole process and
+ * dies with the close of any descriptor of the file, so another thread's
+ * store closing (podman calls libsubid from many threads) would drop a
+ * reader's lock in mid-read and let a writer rewrite the pages it reads.
+ * A hot journal left by a writer that crashed is refused (fail closed):
  * only a writer, at the next login, may roll it back.
  */
 #define LOCK_PENDING 0x40000000
@@ -376,7 +382,7 @@ fdf_check_reserved(sqlite3_file *f, int *out)
 {
 	struct flock l = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = LOCK_RESERVED, .l_len = 1 };
 
-	if (fcntl(((struct fd_file *)f)->fd, F_GETLK, &l) != 0)
+	if (fcntl(((struct fd_file *)f)->fd, F_OFD_GETLK, &l) != 0)
 		return SQLITE_IOERR_CHECKRESERVEDLOCK;
 	*out = l.l_type != F_UNLCK;
 	return SQLITE_OK;
@@ -547,16 +553,16 @@ shared_lock(int fd)
 	struct flock l = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = LOCK_PENDING, .l_len = 1 };
 	int rc = 0;
 
-	if (fcntl(fd, F_SETLK, &l) != 0)
+	if (fcntl(fd, F_OFD_SETLK, &l) != 0)
 		return (errno == EAGAIN || errno == EACCES) ? 1 : -1;
 	l.l_start = LOCK_SHARED_FIRST;
 	l.l_len = LOCK_SHARED_SIZE;
-	if (fcntl(fd, F_SETLK, &l) != 0)
+	if (fcntl(fd, F_OFD_SETLK, &l) != 0)
 		rc = (errno == EAGAIN || errno == EACCES) ? 1 : -1;
 	l.l_type = F_UNLCK;
 	l.l_start = LOCK_PENDING;
 	l.l_len = 1;
-	fcntl(fd, F_SETLK, &l);
+	fcntl(fd, F_OFD_SETLK, &l);
 	return rc;
 }
 
@@ -566,7 +572,7 @@ shared_unlock(int fd)
 	struct flock l = { .l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = LOCK_SHARED_FIRST,
 			   .l_len = LOCK_SHARED_SIZE };
 
-	fcntl(fd, F_SETLK, &l);
+	fcntl(fd, F_OFD_SETLK, &l);
 }
 
 /*
@@ -590,7 +596,7 @@ hot_journal(const char *path, int fd)
 		return errno == ENOENT ? 0 : -1;
 	if (st.st_size == 0)
 		return 0;
-	if (fcntl(fd, F_GETLK, &l) != 0)
+	if (fcntl(fd, F_OFD_GETLK, &l) != 0)
 		return -1;
 	if (l.l_type != F_UNLCK)
 		return 0;

@@ -843,6 +843,82 @@ test_reader_waits_for_writer(void **state)
 	subid_store_close(ro);
 }
 
+/*
+ * Could a writer in another process take the database's EXCLUSIVE lock right
+ * now, i.e. does no process hold a lock in SQLite's SHARED range?  Asked by
+ * a child with F_GETLK (which does not see the asker's own locks), and with
+ * no SQLite in the child: a forked SQLite shares its parent's lock records.
+ */
+static int
+writer_can_lock(const char *db)
+{
+	pid_t pid = fork();
+	int status;
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct flock l = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0x40000002, .l_len = 510 };
+		int fd = open(db, O_RDWR | O_CLOEXEC);
+
+		if (fd < 0 || fcntl(fd, F_GETLK, &l) != 0)
+			_exit(3);
+		_exit(l.l_type == F_UNLCK ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_true(WEXITSTATUS(status) <= 1);
+	return WEXITSTATUS(status) == 0;
+}
+
+struct lock_probe {
+	struct fx *fx;
+	int checked;
+};
+
+/* foreach callback: the walk's reader holds SHARED; another reader comes and goes meanwhile. */
+static int
+other_reader_comes_and_goes(const struct subid_row *r, void *vctx)
+{
+	struct lock_probe *p = vctx;
+	struct subid_store *ro;
+
+	(void)r;
+	if (p->checked++ > 0)
+		return 0;
+	assert_int_equal(writer_can_lock(p->fx->db), 0);
+	ro = open_ro(p->fx, p->fx->db);
+	assert_grant(ro, 2001, M, C);
+	subid_store_close(ro);
+	/* the walking reader's lock survived the other one's unlock and close */
+	assert_int_equal(writer_can_lock(p->fx->db), 0);
+	return 0;
+}
+
+/*
+ * A read-only store's lock is its descriptor's own (an OFD lock).  With
+ * classic POSIX locks, owned by the process, one store's unlock or close
+ * drops every other store's lock on the database, so in a threaded libsubid
+ * client (podman) one thread's lookup ending would let a writer rewrite the
+ * pages another thread's lookup is still reading.
+ */
+static void
+test_ro_lock_is_per_store(void **state)
+{
+	struct fx *fx = *state;
+	struct subid_store *st = open_rw(fx, fx->db);
+	struct lock_probe p = { fx, 0 };
+	struct subid_store *ro;
+
+	ensure_ok(fx, st, 2001, &pool10, NULL, 0, true);
+	subid_store_close(st);
+	assert_int_equal(writer_can_lock(fx->db), 1);
+	ro = open_ro(fx, fx->db);
+	assert_int_equal(subid_store_foreach(ro, other_reader_comes_and_goes, &p), SUBID_STORE_OK);
+	assert_int_equal(p.checked, 2);
+	assert_int_equal(writer_can_lock(fx->db), 1);	/* and it ends with the walk */
+	subid_store_close(ro);
+}
+
 /* A second allocating writer waits for the first instead of failing. */
 static void
 test_writer_waits_for_writer(void **state)
@@ -968,6 +1044,7 @@ main(void)
 		T(test_existing_owner_no_write_lock),
 		T(test_reader_waits_for_writer),
 		T(test_writer_waits_for_writer),
+		T(test_ro_lock_is_per_store),
 		T(test_foreach),
 		T(test_import),
 	};
