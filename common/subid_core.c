@@ -335,7 +335,10 @@ lookup_directory(const struct subid_config *cfg, const struct subid_user *u, enu
 
 /*
  * Every range of owner (store + files).  SUCCESS with r->n possibly 0 for a
- * known owner; UNKNOWN_USER; ERROR.
+ * known owner; UNKNOWN_USER; ERROR; ERROR_CONN when the directory asked on a
+ * replica miss did not answer and the files have nothing for the owner
+ * either (with a range from the files, those are served: a directory outage
+ * must not take local entries away).
  */
 static enum subid_status
 collect(const struct subid_paths *paths, const struct subid_log *log, const char *owner,
@@ -348,7 +351,7 @@ collect(const struct subid_paths *paths, const struct subid_log *log, const char
 	struct subid_grant g;
 	enum subid_status ret = SUBID_STATUS_ERROR;
 	char uidstr[16];
-	bool known;
+	bool known, dir_failed = false;
 	int rc;
 
 	r->v = NULL;
@@ -380,8 +383,7 @@ collect(const struct subid_paths *paths, const struct subid_log *log, const char
 		}
 		if (rc == SUBID_STORE_NOTFOUND && cfg.store == SUBID_STORE_LDAP && cfg.ldap.lookup_on_miss) {
 			rc = lookup_directory(&cfg, &u, type, &g, log);
-			if (rc < 0)
-				goto out;
+			dir_failed = rc < 0;
 			if (rc == 0 && vec_add(r, g.start, g.count) != 0)
 				goto oom;
 		}
@@ -397,7 +399,10 @@ collect(const struct subid_paths *paths, const struct subid_log *log, const char
 			}
 		}
 	}
-	ret = (known || r->n > 0) ? SUBID_STATUS_SUCCESS : SUBID_STATUS_UNKNOWN_USER;
+	if (dir_failed && r->n == 0)
+		ret = SUBID_STATUS_ERROR_CONN;
+	else
+		ret = (known || r->n > 0) ? SUBID_STATUS_SUCCESS : SUBID_STATUS_UNKNOWN_USER;
 	goto out;
 oom:
 	subid_log(log, LOG_CRIT, "out of memory");

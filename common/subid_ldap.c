@@ -91,6 +91,12 @@ read_password(struct conn *c, char *buf, size_t len)
 	}
 	buf[n] = '\0';
 	buf[strcspn(buf, "\r\n")] = '\0';
+	if (buf[0] == '\0') {
+		/* a simple bind with a DN and no password is an unauthenticated bind (RFC 4513 5.1.2) */
+		subid_log(c->log, LOG_ERR, "ldap refused key=ldap_bind_pw_file path=%s reason=\"empty password\"",
+			  path);
+		return -1;
+	}
 	return 0;
 }
 
@@ -168,6 +174,29 @@ entry_ranges(struct conn *c, LDAPMessage *e, struct subid_grant *ur, struct subi
 	return get_u64(c, e, m->uid_start, &ur->start) && get_u64(c, e, m->uid_count, &ur->count) &&
 	       get_u64(c, e, m->gid_start, &gr->start) && get_u64(c, e, m->gid_count, &gr->count) &&
 	       subid_range_end(ur->start, ur->count, &end) && subid_range_end(gr->start, gr->count, &end);
+}
+
+/*
+ * Ranges read from the directory go into the replica and to newuidmap: any
+ * host's bind DN can write them, so one holding real account IDs (root's,
+ * a user's) or a reserved interval is refused, exactly like a pool that
+ * would overlap them.
+ */
+static bool
+ranges_allowed(const struct subid_config *cfg, const struct subid_grant *ur, const struct subid_grant *gr)
+{
+	struct subid_interval real, r[2] = { { ur->start, ur->start + ur->count },
+					     { gr->start, gr->start + gr->count } };
+
+	subid_config_real_ids(cfg, &real);
+	for (int k = 0; k < 2; k++) {
+		if (subid_interval_overlap(&r[k], &real))
+			return false;
+		for (size_t i = 0; i < cfg->n_reserved; i++)
+			if (subid_interval_overlap(&r[k], &cfg->reserved[i]))
+				return false;
+	}
+	return true;
 }
 
 /*
@@ -265,6 +294,13 @@ find_owner(struct conn *c, uid_t uid, char **odn, struct subid_grant *ur, struct
 		ldap_msgfree(res);
 		return SUBID_LDAP_ERR;
 	}
+	if (!ranges_allowed(c->cfg, ur, gr)) {
+		subid_log(c->log, LOG_ERR, "ldap refused uid=%u subuid=%" PRIu64 "+%" PRIu64 " subgid=%" PRIu64
+			  "+%" PRIu64 " reason=\"the directory's entry overlaps real account IDs or a reserved "
+			  "interval\"", (unsigned)uid, ur->start, ur->count, gr->start, gr->count);
+		ldap_msgfree(res);
+		return SUBID_LDAP_ERR;
+	}
 	if (edn != NULL) {
 		char *d = ldap_get_dn(c->ld, e);
 
@@ -287,10 +323,11 @@ find_owner(struct conn *c, uid_t uid, char **odn, struct subid_grant *ur, struct
 }
 
 /*
- * Every directory range that starts in [lo, hi], appended to *v (a copy of
- * taken[] on entry, normalized on return).  A range is found by its start,
- * so one longer than the pool's range_count that starts before the window is
- * not seen: the window begins range_count - 1 below the candidates.
+ * Every directory range that can reach into [lo + range_count - 1, hi]: those
+ * that start in [lo, hi] (the window begins range_count - 1 below the
+ * candidates), and those longer than range_count that start anywhere at or
+ * below hi (made by hand or by FreeIPA), appended to *v (a copy of taken[]
+ * on entry, normalized on return).
  */
 static int
 window_ranges(struct conn *c, uint64_t lo, uint64_t hi, struct subid_interval **v, size_t *n)
@@ -298,13 +335,16 @@ window_ranges(struct conn *c, uint64_t lo, uint64_t hi, struct subid_interval **
 	const struct attr_map *m = c->m;
 	char *attrs[] = { (char *)m->uid_start, (char *)m->uid_count, (char *)m->gid_start,
 			  (char *)m->gid_count, NULL };
-	char filter[384];
+	char filter[768];
 	LDAPMessage *res = NULL, *e;
+	uint64_t longer = c->cfg->range_count + 1;
 	int rc;
 
 	snprintf(filter, sizeof(filter),
-		 "(&(objectClass=%s)(|(&(%s>=%" PRIu64 ")(%s<=%" PRIu64 "))(&(%s>=%" PRIu64 ")(%s<=%" PRIu64 "))))",
-		 m->oc_search, m->uid_start, lo, m->uid_start, hi, m->gid_start, lo, m->gid_start, hi);
+		 "(&(objectClass=%s)(|(&(%s>=%" PRIu64 ")(%s<=%" PRIu64 "))(&(%s>=%" PRIu64 ")(%s<=%" PRIu64 "))"
+		 "(&(%s<=%" PRIu64 ")(%s>=%" PRIu64 "))(&(%s<=%" PRIu64 ")(%s>=%" PRIu64 "))))",
+		 m->oc_search, m->uid_start, lo, m->uid_start, hi, m->gid_start, lo, m->gid_start, hi,
+		 m->uid_start, hi, m->uid_count, longer, m->gid_start, hi, m->gid_count, longer);
 	rc = ldap_search_ext_s(c->ld, c->cfg->ldap.base, LDAP_SCOPE_SUBTREE, filter, attrs, 0, NULL, NULL,
 			       &c->tv, 0, &res);
 	if (rc != LDAP_SUCCESS) {

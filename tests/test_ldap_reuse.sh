@@ -5,9 +5,12 @@
 # exclusive however the host found it free; a range made by hand (unaligned,
 # without a claim) is never handed out again; a claim left without its entry
 # (a host that died half-way) keeps its slot taken; an exhausted pool is
-# logged and the login proceeds.  With ldap_lookup_on_miss, the plugin of a
-# host that never saw the owner asks the directory, and fails closed when
-# the directory does not answer.
+# logged and the login proceeds; a longer hand-made range that starts below
+# the pool still keeps its slots out of use.  With ldap_lookup_on_miss, the
+# plugin of a host that never saw the owner asks the directory, and fails
+# closed when the directory does not answer (the owner's /etc/subuid lines
+# are still served).  An entry over real IDs (a rogue host's) is refused by
+# logins and by the plugin.
 set -eu
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/ldap_lib.sh"
@@ -177,6 +180,30 @@ check_eq "uid $loser got the freed slot" "$s3" "$(start "$loser")"
 check_eq "and its claim" 1 "$(claimed "$s3")"
 check "the directory's ranges still do not overlap" directory_ok
 
+# ---- a hand-made range longer than a slot, starting below the pool, is seen ------------------
+# it starts before any window of candidates, so only its length tells it reaches slot 0
+release 6001
+ldap_as_admin ldapadd >/dev/null <<EOF
+dn: cn=6998,$LDAP_SUBID_BASE
+objectClass: subordinateIdEntry
+cn: 6998
+uidNumber: 6998
+subUidNumber: $((M - C - 10))
+subUidCount: $((2 * C + 20))
+subGidNumber: $((M - C - 10))
+subGidCount: $((2 * C + 20))
+EOF
+free_user=
+for u in 6007 6008 6009 6010 6011; do [ -z "$(start $u)" ] && free_user=$u && break; done
+log_clear
+check_fail "slot 0 overlapped by a longer range starting below the pool is not handed out" \
+	pamtester subid-h1 "r$((free_user - 6000))" open_session close_session
+check_eq "... nothing written for uid $free_user" 0 "$(nentries "$free_user")"
+log_grep "ldap full uid=$free_user" "... the pool is reported full"
+ldap_as_admin ldapdelete "cn=6998,$LDAP_SUBID_BASE" >/dev/null
+check "the long range removed: slot 0 is handed out again" pamtester subid-h1 "r$((free_user - 6000))" open_session close_session
+check_eq "uid $free_user got slot 0" "$M" "$(start "$free_user")"
+
 # ---- the plugin asks the directory on a replica miss ----------------------------------------
 # host 4's replica never saw r4 (it logged in on host 1 only)
 s4=$(start 6004)
@@ -201,6 +228,31 @@ check_fail "... but not a range beside it" as_user 6004 newuidmap "$SLEEPER_PID"
 stop_sleeper "$SLEEPER_PID"
 check_eq "the plugin wrote nothing to the replica" "" "$(db_query 'SELECT start FROM ranges WHERE uid = 6004' "$W/h4/subid.db")"
 check_eq "a user without an entry: nothing" "" "$(getsubids r12 2>/dev/null || true)"
+
+# ---- an entry over real IDs (written by a rogue host) is refused, not served ----------------
+ldap_as_admin ldapadd >/dev/null <<EOF
+dn: cn=6012,$LDAP_SUBID_BASE
+objectClass: subordinateIdEntry
+cn: 6012
+uidNumber: 6012
+subUidNumber: 0
+subUidCount: $C
+subGidNumber: 0
+subGidCount: $C
+EOF
+log_clear
+check_fail "an entry holding root's ID: the login gets nothing" pamtester subid-h1 r12 open_session close_session
+log_grep "ldap refused uid=6012 subuid=0\+$C subgid=0\+$C reason=\"the directory's entry overlaps real account IDs" \
+	"... the refusal is logged"
+check_eq "... nothing in host 1's replica" "" "$(db_query 'SELECT start FROM ranges WHERE uid = 6012' "$W/h1/subid.db")"
+check_eq "... the plugin's lookup on a miss does not serve it" "" "$(getsubids r12 2>/dev/null || true)"
+start_userns_sleeper 6012
+check_fail "... and setuid newuidmap does not map root for r12" as_user 6012 newuidmap "$SLEEPER_PID" 0 0 1
+stop_sleeper "$SLEEPER_PID"
+ldap_as_admin ldapdelete "cn=6012,$LDAP_SUBID_BASE" >/dev/null
+
+# r12's line in /etc/subuid (outside the pool) is served even while the directory does not answer
+printf 'r12:%s:%s\n' 400000 1000 >>/etc/subuid
 ldap_pause
 log_clear
 start_userns_sleeper 6004
@@ -213,5 +265,6 @@ start_userns_sleeper "$served"
 check "directory paused: an owner in the replica is still served" \
 	as_user "$served" newuidmap "$SLEEPER_PID" 0 "$(db_query "SELECT start FROM ranges WHERE uid = $served AND kind = 1" "$W/h4/subid.db")" "$C"
 stop_sleeper "$SLEEPER_PID"
+check_eq "directory paused: r12's /etc/subuid line is still served" "0: r12 400000 1000" "$(timeout 30 getsubids r12 2>&1)"
 ldap_resume
 finish

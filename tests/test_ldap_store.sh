@@ -148,6 +148,26 @@ check_fail "password file readable by others: refused" pamtester subid-h1 dave o
 log_grep "ldap refused key=ldap_bind_pw_file path=$(rx "$W/host.pw")" "the unsafe password file is logged"
 chmod 0600 "$W/host.pw"
 check_eq "still nothing written for dave" 0 "$(nentries 2004)"
+: >"$W/empty.pw"
+chmod 0600 "$W/empty.pw"
+host_conf "$W/h5.conf" "$W/h5/subid.db" "$W/empty.pw"
+pam_service subid-h5 "[success=ok default=die] $PAM_MODULE conf=$W/h5.conf" "required pam_permit.so"
+log_clear
+check_fail "empty password file: refused (it would be an unauthenticated bind)" pamtester subid-h5 dave open_session close_session
+log_grep "ldap refused key=ldap_bind_pw_file path=$(rx "$W/empty.pw") reason=\"empty password\"" "the empty password file is logged"
+host_conf "$W/h5.conf" "$W/h5/subid.db" "$W/missing.pw"
+log_clear
+check_fail "missing password file: refused" pamtester subid-h5 dave open_session close_session
+log_grep "ldap refused key=ldap_bind_pw_file path=$(rx "$W/missing.pw") reason=\"cannot open\"" "the missing password file is logged"
+check_eq "nothing written for dave by either" 0 "$(nentries 2004)"
+
+# ---- ldap_uri: a list, tried in order -----------------------------------------------------
+host_conf "$W/h6.conf" "$W/h6/subid.db"
+sed -i "s|^ldap_uri = .*|ldap_uri = ldap://127.0.0.1:$(_ldap_free_port) $LDAP_URI|" "$W/h6.conf"
+pam_service subid-h6 "[success=ok default=die] $PAM_MODULE conf=$W/h6.conf" "required pam_permit.so"
+check "ldap_uri: the first directory refuses connections, the second serves alice" \
+	pamtester subid-h6 alice open_session close_session
+check_eq "... with alice's range from the directory" "$M $C" "$(replica 2001 "$W/h6/subid.db")"
 
 # ---- TLS required, directory without it -------------------------------------------------
 host_conf "$W/h4.conf" "$W/h4/subid.db"
