@@ -66,18 +66,32 @@ file_has_line(const struct subid_file *f, const char *name, const struct subid_g
  * /etc/subgid, for the programs that read the files themselves (Docker,
  * LXC) and for useradd, which must not hand them out again.  Written only
  * when missing from the files as read for this login, so an owner who
- * already has his lines costs nothing.  Failing only logs: the ranges are
- * granted and served by the plugin all the same.
+ * already has his lines costs nothing.  An owner renamed since his last
+ * login (old_name, from the store) loses the lines under his old name: a
+ * later account of that name must not inherit his IDs through the files.
+ * 0, or -1 when a file could not be written (logged; the ranges are
+ * granted and served by the plugin all the same).
  */
-static void
-mirror_owner(const struct subid_paths *paths, const struct subid_user *u, const struct subid_file *fu,
-	     const struct subid_file *fg, const struct subid_grant *ur, const struct subid_grant *gr,
-	     const struct subid_log *log)
+static int
+mirror_owner(const struct subid_paths *paths, const struct subid_user *u, const char *old_name,
+	     const struct subid_file *fu, const struct subid_file *fg, const struct subid_grant *ur,
+	     const struct subid_grant *gr, const struct subid_log *log)
 {
-	if (!file_has_line(fu, u->name, ur))
-		(void)subid_mirror_add(paths->subuid, u->name, ur->start, ur->count, log);
-	if (!file_has_line(fg, u->name, gr))
-		(void)subid_mirror_add(paths->subgid, u->name, gr->start, gr->count, log);
+	int rc = 0;
+
+	if (old_name != NULL && strcmp(old_name, u->name) != 0) {
+		if (file_has_line(fu, old_name, ur) &&
+		    subid_mirror_remove(paths->subuid, old_name, ur->start, ur->count, log) != 0)
+			rc = -1;
+		if (file_has_line(fg, old_name, gr) &&
+		    subid_mirror_remove(paths->subgid, old_name, gr->start, gr->count, log) != 0)
+			rc = -1;
+	}
+	if (!file_has_line(fu, u->name, ur) && subid_mirror_add(paths->subuid, u->name, ur->start, ur->count, log) != 0)
+		rc = -1;
+	if (!file_has_line(fg, u->name, gr) && subid_mirror_add(paths->subgid, u->name, gr->start, gr->count, log) != 0)
+		rc = -1;
+	return rc;
 }
 
 /*
@@ -117,7 +131,7 @@ subid_core_ensure(const struct subid_config *cfg, const struct subid_paths *path
 	struct subid_store *st = NULL;
 	struct subid_pool pool;
 	size_t ntaken = 0;
-	char uidstr[16];
+	char uidstr[16], *old_name = NULL;
 	bool granted = false;
 	enum subid_ensure_rc ret = SUBID_ENSURE_ERROR;
 	char safe[SUBID_LOG_STR_MAX];
@@ -193,6 +207,9 @@ allocate:
 
 	if (subid_store_open_rw(&st, cfg->db_path, paths->trusted_uid, log) != SUBID_STORE_OK)
 		goto out;
+	/* the name the mirrored lines were written under, before this login records the current one */
+	if (cfg->mirror_files && subid_store_name(st, u.uid, &old_name) == SUBID_STORE_ERR)
+		goto out;
 	if (cfg->store == SUBID_STORE_LDAP) {
 		if (ensure_ldap(cfg, st, &u, safe, taken, ntaken, uid_range, gid_range, &granted, log) != 0)
 			goto out;
@@ -210,10 +227,11 @@ allocate:
 		subid_log(log, LOG_INFO, "granted user=%s uid=%u kind=%s start=%" PRIu64 " count=%" PRIu64,
 			  safe, (unsigned)u.uid, kind_name(SUBID_KIND_GID), gid_range->start, gid_range->count);
 	}
-	if (cfg->mirror_files)
-		mirror_owner(paths, &u, &fu, &fg, uid_range, gid_range, log);
 	ret = SUBID_ENSURE_OK;
+	if (cfg->mirror_files && mirror_owner(paths, &u, old_name, &fu, &fg, uid_range, gid_range, log) != 0)
+		ret = SUBID_ENSURE_OK_UNMIRRORED;
 out:
+	free(old_name);
 	subid_store_close(st);
 	free(taken);
 	subid_file_free(&fu);
@@ -222,28 +240,45 @@ out:
 	return ret;
 }
 
-/* The mirrored lines of uid's stored ranges, removed first: a line must never outlive its range. */
+/*
+ * The mirrored lines of uid's stored ranges, removed first: a line must
+ * never outlive its range.  They are found under the name the store
+ * recorded (an orphan, whose account is gone, has no other) and under the
+ * name NSS gives now, if that differs (renamed since the last login).
+ */
 static int
 unmirror_owner(struct subid_store *st, const struct subid_paths *paths, uid_t uid, const struct subid_log *log)
 {
-	struct subid_user u;
+	struct subid_user u = { 0, 0, NULL };
 	struct subid_grant g;
-	int rc = subid_user_lookup_uid(uid, &u);
+	const char *names[2];
+	char *stored = NULL;
+	size_t nn = 0;
+	int rc;
 
-	if (rc == 1)
-		return 0;	/* an orphan: no name to find its lines by; check reports what is left */
-	if (rc != 0)
+	if (subid_store_name(st, uid, &stored) == SUBID_STORE_ERR)
 		return -1;
+	rc = subid_user_lookup_uid(uid, &u);
+	if (rc < 0) {
+		free(stored);
+		return -1;
+	}
+	if (stored != NULL)
+		names[nn++] = stored;
+	if (rc == 0 && (stored == NULL || strcmp(stored, u.name) != 0))
+		names[nn++] = u.name;
+	rc = 0;
 	for (int kind = SUBID_KIND_UID; kind <= SUBID_KIND_GID && rc == 0; kind++) {
 		int got = subid_store_get(st, uid, kind, &g);
 
 		if (got == SUBID_STORE_ERR)
 			rc = -1;
-		else if (got == SUBID_STORE_OK &&
-			 subid_mirror_remove(kind == SUBID_KIND_UID ? paths->subuid : paths->subgid, u.name, g.start,
-					     g.count, log) != 0)
-			rc = -1;
+		for (size_t i = 0; got == SUBID_STORE_OK && i < nn && rc == 0; i++)
+			if (subid_mirror_remove(kind == SUBID_KIND_UID ? paths->subuid : paths->subgid, names[i],
+						g.start, g.count, log) != 0)
+				rc = -1;
 	}
+	free(stored);
 	subid_user_free(&u);
 	return rc;
 }

@@ -27,6 +27,7 @@ extern const struct subid_paths subid_default_paths;
 
 enum subid_ensure_rc {
 	SUBID_ENSURE_OK = 0,		/* user owns both ranges now */
+	SUBID_ENSURE_OK_UNMIRRORED,	/* ... but mirror_files could not write them (logged) */
 	SUBID_ENSURE_SKIPPED,		/* root, below uid_min, skip_users/skip_groups */
 	SUBID_ENSURE_UNKNOWN_USER,
 	SUBID_ENSURE_ERROR,		/* config, store, NSS or pool problem; logged */

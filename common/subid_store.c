@@ -849,6 +849,35 @@ subid_store_get(struct subid_store *st, uid_t uid, enum subid_kind kind, struct 
 }
 
 int
+subid_store_name(struct subid_store *st, uid_t uid, char **name)
+{
+	sqlite3_stmt *s = prep(st, "SELECT name FROM ranges WHERE uid = ?1 ORDER BY kind LIMIT 1");
+	int rc;
+
+	*name = NULL;
+	if (s == NULL)
+		return SUBID_STORE_ERR;
+	sqlite3_bind_int64(s, 1, (int64_t)uid);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		const unsigned char *v = sqlite3_column_text(s, 0);
+
+		rc = SUBID_STORE_OK;
+		if (v != NULL && (*name = strdup((const char *)v)) == NULL) {
+			subid_log(st->log, LOG_CRIT, "store error path=%s reason=\"out of memory\"", st->path);
+			rc = SUBID_STORE_ERR;
+		}
+	} else if (rc == SQLITE_DONE) {
+		rc = SUBID_STORE_NOTFOUND;
+	} else {
+		db_error(st, "read");
+		rc = SUBID_STORE_ERR;
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
 subid_store_foreach(struct subid_store *st, int (*fn)(const struct subid_row *row, void *ctx), void *ctx)
 {
 	sqlite3_stmt *s = prep(st, "SELECT uid, kind, start, count, name, granted FROM ranges ORDER BY uid, kind");

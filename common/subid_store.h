@@ -63,6 +63,13 @@ void subid_store_close(struct subid_store *st);
 /* OK / NOTFOUND / ERR. */
 int subid_store_get(struct subid_store *st, uid_t uid, enum subid_kind kind, struct subid_grant *out);
 
+/*
+ * The name recorded for uid (as NSS named the owner at the last grant or
+ * login): OK with *name malloc'ed (NULL when none was recorded), NOTFOUND,
+ * ERR.
+ */
+int subid_store_name(struct subid_store *st, uid_t uid, char **name);
+
 /* Owner whose range of kind contains id: OK / NOTFOUND / ERR. */
 int subid_store_owner_of(struct subid_store *st, enum subid_kind kind, uint64_t id, uid_t *uid);
 

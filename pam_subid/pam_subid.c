@@ -102,6 +102,7 @@ pam_subid_open(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	}
 	switch (subid_core_ensure(&cfg, &paths, user, 0, &log, &ur, &gr)) {
 	case SUBID_ENSURE_OK:
+	case SUBID_ENSURE_OK_UNMIRRORED:	/* granted and served by the plugin all the same */
 		rc = PAM_SUCCESS;
 		break;
 	case SUBID_ENSURE_SKIPPED:

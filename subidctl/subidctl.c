@@ -297,13 +297,22 @@ cmd_allocate(struct ctl *c, const char *user, bool force)
 {
 	struct subid_grant ur, gr;
 
-	switch (subid_core_ensure(&c->cfg, &c->paths, user, force ? SUBID_ENSURE_FORCE : 0, &c->log, &ur, &gr)) {
+	enum subid_ensure_rc rc;
+
+	switch (rc = subid_core_ensure(&c->cfg, &c->paths, user, force ? SUBID_ENSURE_FORCE : 0, &c->log, &ur, &gr)) {
 	case SUBID_ENSURE_OK:
+	case SUBID_ENSURE_OK_UNMIRRORED:
 		if (ur.count == 0)
 			printf("%s: ranges in %s and %s\n", user, c->paths.subuid, c->paths.subgid);
 		else
 			printf("%s: subuid %" PRIu64 " %" PRIu64 ", subgid %" PRIu64 " %" PRIu64 "\n", user,
 			       ur.start, ur.count, gr.start, gr.count);
+		if (rc == SUBID_ENSURE_OK_UNMIRRORED) {
+			/* Docker and LXC read only the files: the admin must know they lack the lines */
+			fprintf(stderr, "subidctl: %s: granted, but mirror_files could not write the ranges to %s "
+				"and %s (see syslog)\n", user, c->paths.subuid, c->paths.subgid);
+			return EXIT_ERROR;
+		}
 		return EXIT_DONE;
 	case SUBID_ENSURE_SKIPPED:
 		fprintf(stderr, "subidctl: %s is an account a login skips (root, uid_min, skip_users or "

@@ -10,6 +10,9 @@
 # from both sides is there exactly once and the files parse.  Docker's
 # userns-remap setup: useradd -r dockremap, subidctl allocate --force
 # dockremap: one dockremap line per file, and the plugin serves the same.
+# A renamed owner's lines follow the new name; release and reclaim remove
+# the lines under the recorded name too (a later account of that name must
+# not inherit the IDs); a mirror that cannot write makes subidctl exit 2.
 set -eu
 . "$(dirname "$0")/lib.sh"
 
@@ -149,6 +152,42 @@ for path in sys.argv[1:]:
         assert owner and int(start) >= 0 and int(count) > 0, (path, n, line)
 ' /etc/subuid /etc/subgid
 check "the store keeps its invariants" python3 "$top_srcdir/tests/invariants.py" --db "$DB"
+
+# ---- a renamed owner's lines follow him; released and reclaimed lines go under any name --------
+add_user carol 2003
+add_user dora 2006
+check "carol: first login" pamtester subid-mirror carol open_session close_session
+cs=$(db_query "SELECT start FROM ranges WHERE uid = 2003 AND kind = 1")
+sed -i 's/^carol:/carla:/' /etc/passwd
+check "carla (carol renamed, same uid): login" pamtester subid-mirror carla open_session close_session
+check_eq "rename: the lines name carla, none carol" "0 0 carla:$cs:$C carla:$cs:$C" \
+	"$(lines /etc/subuid carol) $(lines /etc/subgid carol) $(grep '^carla:' /etc/subuid) $(grep '^carla:' /etc/subgid)"
+sed -i 's/^carla:/carlb:/' /etc/passwd
+check "renamed again, then released before any login: subidctl release --yes carlb" \
+	"$SUBIDCTL" release --yes carlb
+check_eq "release: the lines under the name of the last login are gone too" "0 0 0 0" \
+	"$(lines /etc/subuid carla) $(lines /etc/subgid carla) $(lines /etc/subuid carlb) $(lines /etc/subgid carlb)"
+check "dora: first login" pamtester subid-mirror dora open_session close_session
+sed -i '/^dora:/d' /etc/passwd
+check "dora's account deleted: subidctl reclaim --yes" "$SUBIDCTL" reclaim --yes
+check_eq "reclaim: the orphan's lines are gone (a new dora would inherit them)" "0 0" \
+	"$(lines /etc/subuid dora) $(lines /etc/subgid dora)"
+
+# ---- a mirror that cannot write: the grant stands, subidctl says so and exits 2 ----------------
+add_user erin 2007
+mkdir -p /etc/subgid.subid-new/blocker	# where the new /etc/subgid would be written
+log_clear
+capture "$SUBIDCTL" allocate erin
+check_eq "allocate erin with /etc/subgid unwritable: exit 2" 2 "$C_RC"
+check_match "... the admin is told the files lack the ranges" "erin: granted, but mirror_files could not write" "$C_ERR"
+check_eq "... the grant itself stands, and /etc/subuid has it" "2 1 0" \
+	"$(db_rows 'uid = 2007') $(lines /etc/subuid erin) $(lines /etc/subgid erin)"
+log_grep "mirror error path=/etc/subgid" "... the mirror failure is logged"
+check "erin: a login still succeeds (the plugin serves the ranges)" pamtester subid-mirror erin open_session close_session
+rm -rf /etc/subgid.subid-new
+check "erin: once /etc/subgid can be written, the next login completes the mirror" \
+	pamtester subid-mirror erin open_session close_session
+check_eq "erin: one line in each file" "1 1" "$(lines /etc/subuid erin) $(lines /etc/subgid erin)"
 
 # ---- Docker's userns-remap: default -------------------------------------------------------------
 enable_plugin
