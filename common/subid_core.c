@@ -475,6 +475,18 @@ subid_core_list(const struct subid_paths *paths, const struct subid_log *log, co
 	return SUBID_STATUS_SUCCESS;
 }
 
+/* has_range's "no" is newuidmap/newgidmap refusing a mapping: one line for the audit trail. */
+static void
+has_refused(const struct subid_log *log, const char *owner, enum subid_type type, unsigned long start,
+	    unsigned long count, const char *why)
+{
+	char safe[SUBID_LOG_STR_MAX];
+
+	subid_log(log, LOG_NOTICE, "refused owner=%s kind=%s start=%lu count=%lu reason=\"%s\"",
+		  subid_log_str(owner != NULL ? owner : "", safe, sizeof(safe)),
+		  kind_name(to_kind(type)), start, count, why);
+}
+
 enum subid_status
 subid_core_has(const struct subid_paths *paths, const struct subid_log *log, const char *owner,
 	       unsigned long start, unsigned long count, enum subid_type type, bool *result)
@@ -485,8 +497,11 @@ subid_core_has(const struct subid_paths *paths, const struct subid_log *log, con
 	uint64_t end;
 
 	*result = false;
-	if (!subid_range_end(start, count, &end))
-		return SUBID_STATUS_SUCCESS;	/* not a valid range: nobody has it */
+	if (!subid_range_end(start, count, &end)) {
+		/* not a valid range: nobody has it */
+		has_refused(log, owner, type, start, count, "not a valid range");
+		return SUBID_STATUS_SUCCESS;
+	}
 	ret = collect(paths, log, owner, type, &r);
 	if (ret != SUBID_STATUS_SUCCESS)
 		return ret;
@@ -500,6 +515,8 @@ subid_core_has(const struct subid_paths *paths, const struct subid_log *log, con
 		iv[i].end = r.v[i].start + r.v[i].count;	/* validated by the store and parser */
 	}
 	*result = subid_intervals_cover(iv, r.n, start, count);
+	if (!*result)
+		has_refused(log, owner, type, start, count, "not within the owner's ranges");
 	free(iv);
 	free(r.v);
 	return SUBID_STATUS_SUCCESS;

@@ -91,7 +91,10 @@ pam_subid_open(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	if (rc != PAM_SUCCESS || user == NULL || user[0] == '\0') {
 		pam_syslog(pamh, LOG_ERR, "error reason=\"%s\"",
 			   rc == PAM_SUCCESS ? "empty user name" : pam_strerror(pamh, rc));
-		return rc == PAM_SUCCESS ? PAM_USER_UNKNOWN : rc;
+		/* no user to serve is PAM_USER_UNKNOWN; PAM itself failing must not block a login */
+		if (rc == PAM_SUCCESS)
+			return PAM_USER_UNKNOWN;
+		return o.strict ? rc : PAM_IGNORE;
 	}
 	subid_log_str(user, safe, sizeof(safe));
 	paths.conf = o.conf;

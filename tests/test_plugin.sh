@@ -119,8 +119,13 @@ map_refused() {
 	file=uid
 	[ "$tool" = newgidmap ] && file=gid
 	start_userns_sleeper 2001
+	log_clear
 	check_fail "$desc: $tool refuses $*" as_user 2001 "$tool" "$SLEEPER_PID" "$@"
 	check_eq "$desc: /proc/PID/${file}_map stays empty" "" "$(read_map "$SLEEPER_PID" "$file")"
+	# a range the owner lacks (the fail-closed cases below log their own cause)
+	[ -z "${log_refusals:-}" ] ||
+		log_grep "refused owner=alice kind=sub$file start=$2 count=$3 reason=\"not within the owner's ranges\"" \
+			"$desc: the plugin logs the refusal"
 	stop_sleeper "$SLEEPER_PID"
 }
 
@@ -128,6 +133,7 @@ map_ok newuidmap "alice's whole subuid range" 0 "$A_START" "$A_COUNT"
 map_ok newgidmap "alice's whole subgid range" 0 "$AG_START" "$AG_COUNT"
 map_ok newuidmap "two extents inside alice's range" 0 "$((A_START + 100))" 1000 1000 "$((A_START + 5000))" 10
 map_ok newuidmap "last subuid of alice's range" 0 "$((A_START + A_COUNT - 1))" 1
+log_refusals=yes
 map_refused newuidmap "straddling the end of alice's range" 0 "$((A_START + A_COUNT - 1))" 2
 map_refused newuidmap "straddling the start of alice's range" 0 "$((A_START - 1))" 2
 map_refused newuidmap "outside every range" 0 1000000 100
@@ -135,6 +141,7 @@ map_refused newuidmap "inside bob's subuid range" 0 "$B_START" 100
 map_refused newgidmap "inside bob's subgid range" 0 "$BG_START" 100
 map_refused newuidmap "inside dockremap's /etc/subuid entry" 0 100000 100
 map_refused newgidmap "outside every range" 0 1000000 100
+log_refusals=
 
 # ---- the plugin fails closed ------------------------------------------------------------------
 # no_answer DESC: alice's ranges are not served and newuidmap/newgidmap refuse
