@@ -38,7 +38,8 @@ subid_log_str(const char *s, char *buf, size_t len)
 	for (; s[i] != '\0' && i < len - 1; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		buf[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+		/* no control characters, and nothing that could end a value and forge a key=value pair */
+		buf[i] = (c < 0x20 || c == 0x7f || c == ' ' || c == '"' || c == '\\') ? '?' : (char)c;
 	}
 	if (s[i] != '\0')
 		memcpy(buf + len - 4, "...", 4);

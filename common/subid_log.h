@@ -21,8 +21,9 @@ void subid_log(const struct subid_log *log, int prio, const char *fmt, ...)
 
 /*
  * A caller-supplied string (user name, module argument) made safe for one
- * log line: control bytes become '?', and it is cut at len - 4 bytes with
- * "...".  Returns buf.
+ * log line: control bytes, spaces, quotes and backslashes become '?' (a
+ * value cannot end early and forge a key=value pair), and it is cut at
+ * len - 4 bytes with "...".  Returns buf.
  */
 #define SUBID_LOG_STR_MAX 260
 const char *subid_log_str(const char *s, char *buf, size_t len);

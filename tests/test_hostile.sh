@@ -517,7 +517,7 @@ printf -v U_LONG '%10000s' ''
 U_LONG=${U_LONG// /a}
 U_EMPTY=
 U_TRAIL="keeper "
-ERE_TRAIL="unknown user=keeper \$"
+ERE_TRAIL="unknown user=keeper\?\$"	# the space made visible: it cannot end the value
 ERE_LONG="unknown user=a{200}"
 ERE_CONF_PERM="$(rx "$CONF"): config refused reason=\"not a regular file owned by uid 0, or writable by group/others\""
 ERE_DB_PERM="store refused path=$(rx "$DB") reason="

@@ -808,11 +808,32 @@ test_ldap_keys(void **state)
 	subid_config_free(&cfg);
 }
 
+/* Values logged from callers (user names, arguments) cannot break out of their key=value field. */
+static void
+test_log_str(void **state)
+{
+	char buf[SUBID_LOG_STR_MAX], small[12];
+	char longer[400];
+
+	(void)state;
+	assert_string_equal(subid_log_str("alice", buf, sizeof(buf)), "alice");
+	assert_string_equal(subid_log_str("a b uid=0", buf, sizeof(buf)), "a?b?uid=0");
+	assert_string_equal(subid_log_str("x\" y\\z", buf, sizeof(buf)), "x??y?z");
+	assert_string_equal(subid_log_str("l1\nl2\t\x7f", buf, sizeof(buf)), "l1?l2??");
+	assert_string_equal(subid_log_str(NULL, buf, sizeof(buf)), "(null)");
+	assert_string_equal(subid_log_str("0123456789abc", small, sizeof(small)), "01234567...");
+	memset(longer, 'a', sizeof(longer) - 1);
+	longer[sizeof(longer) - 1] = '\0';
+	assert_int_equal(strlen(subid_log_str(longer, buf, sizeof(buf))), sizeof(buf) - 1);
+	assert_string_equal(subid_log_str("x", small, 4), "?");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_u64),
+		cmocka_unit_test(test_log_str),
 		cmocka_unit_test_setup_teardown(test_logindefs_values, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_logindefs_partial, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_logindefs_missing, fx_setup, fx_teardown),
