@@ -344,6 +344,19 @@ control newuidmap "baseline: real store" "$B_START" "$B_COUNT"
 control newgidmap "baseline: real store" "$BG_START" "$BG_COUNT"
 attack newuidmap "baseline: real store: alice's subuid range" "$A_START" "$A_COUNT"
 
+# Outside setuid (getsubids, podman, any libsubid client run by mallory) glibc strips nothing
+# and secure_getenv() answers: the plugin must not read its configuration from the environment
+# there either.  The root-owned config naming the forged store would be trusted if it did.
+NOSUID_ENV=(SUBID_CONF="$FORGED/subid.conf" SUBID_CONF_PATH="$FORGED/subid.conf"
+	SUBID_CONFIG="$FORGED/subid.conf" SUBID_CONF_FILE="$FORGED/subid.conf" SUBID_DB="$FORGED/subid.db"
+	SUBID_DB_PATH="$FORGED/subid.db" SUBID_STORE="$FORGED/subid.db" HOME="$M" XDG_CONFIG_HOME="$M/.config")
+capture probe "$PLUGIN" "${NOSUID_ENV[@]}" <<<"noenv${T}b'mallory'${T}$A_START${T}$A_COUNT${T}1${T}ptr"
+check_eq "not setuid: config and store paths in the environment are ignored (mallory has no range)" \
+	"noenv${T}status=0 result=0" "$C_OUT"
+capture probe "$PLUGIN" "${NOSUID_ENV[@]}" <<<"noenv2${T}b'alice'${T}$A_START${T}$A_COUNT${T}1${T}ptr"
+check_eq "not setuid: ... and alice's range is still served from the real store" \
+	"noenv2${T}status=0 result=1" "$C_OUT"
+
 # ---- 1. environment set by mallory ---------------------------------------------------------
 for var in SUBID_CONF SUBID_CONF_PATH SUBID_CONFIG SUBID_CONF_FILE; do
 	attack_set "env $var=mallory's config" "$var=$M/subid.conf"
