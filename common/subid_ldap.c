@@ -52,8 +52,59 @@ struct conn {
 	const struct subid_config *cfg;
 	const struct subid_log *log;
 	const struct attr_map *m;
-	struct timeval tv;
+	struct timeval tv;	/* what is left of the call's ldap_timeout */
+	int64_t deadline_ms;	/* CLOCK_MONOTONIC */
+	bool spent;
 };
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * ldap_timeout bounds a whole call (one login, one lookup), not each of its
+ * operations: a directory that stops answering half-way must not hold a
+ * login for a multiple of it.
+ */
+static void
+conn_init(struct conn *c, const struct subid_config *cfg, const struct subid_log *log)
+{
+	memset(c, 0, sizeof(*c));
+	c->cfg = cfg;
+	c->log = log;
+	c->m = &maps[cfg->ldap.map];
+	c->deadline_ms = mono_ms() + (int64_t)cfg->ldap.timeout * 1000;
+}
+
+/*
+ * Before each operation: every timeout libldap applies becomes what is left
+ * of the call's budget.  false (logged once) when nothing is left.
+ */
+static bool
+budget(struct conn *c, const char *op)
+{
+	int64_t left = c->deadline_ms - mono_ms();
+
+	if (left <= 0) {
+		if (!c->spent)
+			subid_log(c->log, LOG_ERR, "ldap error uri=\"%s\" op=%s reason=\"no answer within "
+				  "ldap_timeout (%" PRIu64 " s)\"", c->cfg->ldap.uri, op, c->cfg->ldap.timeout);
+		c->spent = true;
+		return false;
+	}
+	c->tv.tv_sec = (time_t)(left / 1000);
+	c->tv.tv_usec = (suseconds_t)(left % 1000) * 1000;
+	if (c->ld != NULL) {
+		ldap_set_option(c->ld, LDAP_OPT_NETWORK_TIMEOUT, &c->tv);
+		ldap_set_option(c->ld, LDAP_OPT_TIMEOUT, &c->tv);
+	}
+	return true;
+}
 
 static int
 ldap_fail(struct conn *c, const char *op, int rc)
@@ -109,14 +160,10 @@ connect_bind(struct conn *c, bool write)
 	struct berval cred = { 0, NULL };
 	char pw[PW_MAX];
 
-	c->tv.tv_sec = (time_t)l->timeout;
-	c->tv.tv_usec = 0;
 	rc = ldap_initialize(&c->ld, l->uri);
 	if (rc != LDAP_SUCCESS)
 		return ldap_fail(c, "initialize", rc);
 	ldap_set_option(c->ld, LDAP_OPT_PROTOCOL_VERSION, &v3);
-	ldap_set_option(c->ld, LDAP_OPT_NETWORK_TIMEOUT, &c->tv);
-	ldap_set_option(c->ld, LDAP_OPT_TIMEOUT, &c->tv);
 	ldap_set_option(c->ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
 	ldap_set_option(c->ld, LDAP_OPT_RESTART, LDAP_OPT_ON);
 	(void)zero;
@@ -128,6 +175,8 @@ connect_bind(struct conn *c, bool write)
 		ldap_set_option(c->ld, LDAP_OPT_X_TLS_NEWCTX, &zero);
 	}
 	if (l->tls == SUBID_LDAP_TLS_STARTTLS) {
+		if (!budget(c, "starttls"))
+			return SUBID_LDAP_DOWN;
 		rc = ldap_start_tls_s(c->ld, NULL, NULL);
 		if (rc != LDAP_SUCCESS) {
 			subid_log(c->log, LOG_ERR, "ldap refused uri=\"%s\" reason=\"TLS required (ldap_tls = starttls) "
@@ -141,8 +190,11 @@ connect_bind(struct conn *c, bool write)
 		cred.bv_val = pw;
 		cred.bv_len = strlen(pw);
 	}
-	rc = ldap_sasl_bind_s(c->ld, write ? l->bind_dn : NULL, LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
+	rc = budget(c, "bind") ? ldap_sasl_bind_s(c->ld, write ? l->bind_dn : NULL, LDAP_SASL_SIMPLE, &cred,
+						  NULL, NULL, NULL) : LDAP_TIMEOUT;
 	explicit_bzero(pw, sizeof(pw));
+	if (c->spent)
+		return SUBID_LDAP_DOWN;
 	if (rc != LDAP_SUCCESS)
 		return ldap_fail(c, "bind", rc);
 	return SUBID_LDAP_OK;
@@ -227,6 +279,8 @@ owner_dn(struct conn *c, uid_t uid)
 			return NULL;
 	}
 	snprintf(filter, sizeof(filter), "(&(objectClass=posixAccount)(uidNumber=%u))", (unsigned)uid);
+	if (!budget(c, "search"))
+		return NULL;
 	rc = ldap_search_ext_s(c->ld, base, LDAP_SCOPE_SUBTREE, filter, attrs, 0, NULL, NULL, &c->tv, 2, &res);
 	if ((rc == LDAP_SUCCESS || rc == LDAP_SIZELIMIT_EXCEEDED) && ldap_count_entries(c->ld, res) == 1 &&
 	    (e = ldap_first_entry(c->ld, res)) != NULL) {
@@ -275,6 +329,10 @@ find_owner(struct conn *c, uid_t uid, char **odn, struct subid_grant *ur, struct
 	if (n < 0) {
 		subid_log(c->log, LOG_CRIT, "out of memory");
 		return SUBID_LDAP_ERR;
+	}
+	if (!budget(c, "search")) {
+		free(filter);
+		return SUBID_LDAP_DOWN;
 	}
 	rc = ldap_search_ext_s(c->ld, c->cfg->ldap.base, LDAP_SCOPE_SUBTREE, filter, attrs, 0, NULL, NULL,
 			       &c->tv, 2, &res);
@@ -345,6 +403,8 @@ window_ranges(struct conn *c, uint64_t lo, uint64_t hi, struct subid_interval **
 		 "(&(%s<=%" PRIu64 ")(%s>=%" PRIu64 "))(&(%s<=%" PRIu64 ")(%s>=%" PRIu64 "))))",
 		 m->oc_search, m->uid_start, lo, m->uid_start, hi, m->gid_start, lo, m->gid_start, hi,
 		 m->uid_start, hi, m->uid_count, longer, m->gid_start, hi, m->gid_count, longer);
+	if (!budget(c, "search"))
+		return SUBID_LDAP_DOWN;
 	rc = ldap_search_ext_s(c->ld, c->cfg->ldap.base, LDAP_SCOPE_SUBTREE, filter, attrs, 0, NULL, NULL,
 			       &c->tv, 0, &res);
 	if (rc != LDAP_SUCCESS) {
@@ -428,6 +488,8 @@ read_cursor(struct conn *c, const char *dn, uint64_t *next)
 	int rc;
 
 	for (int tries = 0; tries < 2; tries++) {
+		if (!budget(c, "search"))
+			return SUBID_LDAP_DOWN;
 		rc = ldap_search_ext_s(c->ld, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0, NULL, NULL,
 				       &c->tv, 1, &res);
 		if (rc == LDAP_SUCCESS && (e = ldap_first_entry(c->ld, res)) != NULL) {
@@ -453,6 +515,8 @@ read_cursor(struct conn *c, const char *dn, uint64_t *next)
 			LDAPMod *mods[] = { &m_oc, &m_cn, &m_nx, NULL };
 
 			snprintf(start, sizeof(start), "%" PRIu64, c->cfg->range_min);
+			if (!budget(c, "add"))
+				return SUBID_LDAP_DOWN;
 			rc = ldap_add_ext_s(c->ld, dn, mods, NULL, NULL);
 			if (rc != LDAP_SUCCESS && rc != LDAP_ALREADY_EXISTS)
 				return ldap_fail(c, "add allocator", rc);
@@ -474,6 +538,8 @@ cas_cursor(struct conn *c, const char *dn, uint64_t old, uint64_t new)
 
 	snprintf(ov, sizeof(ov), "%" PRIu64, old);
 	snprintf(nv, sizeof(nv), "%" PRIu64, new);
+	if (!budget(c, "modify"))
+		return SUBID_LDAP_DOWN;
 	rc = ldap_modify_ext_s(c->ld, dn, mods, NULL, NULL);
 	if (rc == LDAP_SUCCESS)
 		return SUBID_LDAP_OK;
@@ -523,6 +589,8 @@ claim_slot(struct conn *c, uint64_t start, uid_t uid)
 		return SUBID_LDAP_ERR;
 	snprintf(cnv, sizeof(cnv), "%" PRIu64, start);
 	snprintf(desc, sizeof(desc), "subid slot claimed for uid %u", (unsigned)uid);
+	if (!budget(c, "claim"))
+		return SUBID_LDAP_DOWN;
 	rc = ldap_add_ext_s(c->ld, dn, mods, NULL, NULL);
 	if (rc == LDAP_SUCCESS)
 		return SUBID_LDAP_OK;
@@ -537,7 +605,7 @@ unclaim_slot(struct conn *c, uint64_t start)
 	char dn[600];
 	int rc;
 
-	if (claim_dn(c, start, dn, sizeof(dn)) != 0)
+	if (claim_dn(c, start, dn, sizeof(dn)) != 0 || !budget(c, "delete claim"))
 		return;
 	rc = ldap_delete_ext_s(c->ld, dn, NULL, NULL);
 	if (rc != LDAP_SUCCESS && rc != LDAP_NO_SUCH_OBJECT)
@@ -582,6 +650,8 @@ add_owner(struct conn *c, uid_t uid, const char *name, const char *odn, uint64_t
 		mods[nmods++] = &m_ow;
 	if (snprintf(dn, sizeof(dn), "%s=%s,%s", m->rdn, rdnv, c->cfg->ldap.base) >= (int)sizeof(dn))
 		return SUBID_LDAP_ERR;
+	if (!budget(c, "add"))
+		return SUBID_LDAP_DOWN;
 	rc = ldap_add_ext_s(c->ld, dn, mods, NULL, NULL);
 	if (rc == LDAP_SUCCESS)
 		return SUBID_LDAP_OK;
@@ -605,7 +675,7 @@ refresh_owner(struct conn *c, const char *edn, uid_t uid, const char *name)
 	LDAPMod m_ow = { LDAP_MOD_REPLACE, (char *)c->m->owner, { .modv_strvals = odn != NULL ? ow : NULL } };
 	LDAPMod *mods[] = { &m_nm, &m_ow, NULL };
 	char safe[SUBID_LOG_STR_MAX];
-	int rc = ldap_modify_ext_s(c->ld, edn, mods, NULL, NULL);
+	int rc = budget(c, "modify") ? ldap_modify_ext_s(c->ld, edn, mods, NULL, NULL) : LDAP_TIMEOUT;
 
 	subid_log_str(name, safe, sizeof(safe));
 	if (rc == LDAP_SUCCESS)
@@ -677,12 +747,13 @@ subid_ldap_ensure(const struct subid_config *cfg, uid_t uid, const char *name,
 		  struct subid_grant *uid_range, struct subid_grant *gid_range, bool *granted,
 		  const struct subid_log *log)
 {
-	struct conn c = { NULL, cfg, log, &maps[cfg->ldap.map], { 0, 0 } };
+	struct conn c;
 	char adn[512], *odn = NULL, *edn = NULL, *ename = NULL;
 	bool contended = false;
 	uint64_t cand;
 	int rc;
 
+	conn_init(&c, cfg, log);
 	*granted = false;
 	if (snprintf(adn, sizeof(adn), "cn=allocator,%s", cfg->ldap.base) >= (int)sizeof(adn)) {
 		subid_log(log, LOG_ERR, "ldap error reason=\"ldap_base too long\"");
@@ -760,10 +831,11 @@ int
 subid_ldap_lookup(const struct subid_config *cfg, uid_t uid, struct subid_grant *uid_range,
 		  struct subid_grant *gid_range, const struct subid_log *log)
 {
-	struct conn c = { NULL, cfg, log, &maps[cfg->ldap.map], { 0, 0 } };
+	struct conn c;
 	char *odn = NULL;
 	int rc;
 
+	conn_init(&c, cfg, log);
 	rc = connect_bind(&c, false);
 	if (rc == SUBID_LDAP_OK)
 		rc = find_owner(&c, uid, &odn, uid_range, gid_range, NULL, NULL);
@@ -775,17 +847,18 @@ subid_ldap_lookup(const struct subid_config *cfg, uid_t uid, struct subid_grant 
 int
 subid_ldap_release(const struct subid_config *cfg, uid_t uid, const struct subid_log *log)
 {
-	struct conn c = { NULL, cfg, log, &maps[cfg->ldap.map], { 0, 0 } };
+	struct conn c;
 	struct subid_grant ur, gr;
 	char *odn = NULL, *edn = NULL;
 	int rc;
 
+	conn_init(&c, cfg, log);
 	rc = connect_bind(&c, true);
 	if (rc == SUBID_LDAP_OK)
 		rc = find_owner(&c, uid, &odn, &ur, &gr, &edn, NULL);
 	if (rc == SUBID_LDAP_OK) {
 		/* the entry first: a claim left alone only keeps its slot out of use */
-		rc = ldap_delete_ext_s(c.ld, edn, NULL, NULL);
+		rc = budget(&c, "delete") ? ldap_delete_ext_s(c.ld, edn, NULL, NULL) : LDAP_TIMEOUT;
 		if (rc == LDAP_SUCCESS || rc == LDAP_NO_SUCH_OBJECT) {
 			unclaim_slot(&c, ur.start);
 			rc = SUBID_LDAP_OK;
