@@ -711,8 +711,17 @@ store_open(struct subid_store **out, const char *path, uid_t owner_uid, bool ro,
 		rc = open_ro_fd(st);
 		if (rc == 0) {
 			sqlite3_extended_result_codes(st->db, 1);
-			*out = st;
-			return SUBID_STORE_OK;
+			/*
+			 * A database of another layout (a later version of ours, or not
+			 * ours at all) is not guessed at: fail closed.  The schema is
+			 * created in one transaction, so a reader sees all of it or none.
+			 */
+			rc = schema_current(st, true);
+			if (rc == 1) {
+				*out = st;
+				return SUBID_STORE_OK;
+			}
+			rc = rc == 0 ? 1 : -1;
 		}
 		subid_store_close(st);
 		return rc == 1 ? SUBID_STORE_NOTFOUND : SUBID_STORE_ERR;

@@ -919,6 +919,42 @@ test_ro_lock_is_per_store(void **state)
 	subid_store_close(ro);
 }
 
+static void
+sql(const char *db, const char *stmt)
+{
+	sqlite3 *h = NULL;
+
+	assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, stmt, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+}
+
+/*
+ * A database of another schema version, or an SQLite file that is not ours
+ * at all, is refused by readers (the plugin fails closed) and writers.
+ */
+static void
+test_foreign_schema(void **state)
+{
+	struct fx *fx = *state;
+	struct subid_store *st = open_rw(fx, fx->db);
+
+	ensure_ok(fx, st, 2001, &pool10, NULL, 0, true);
+	subid_store_close(st);
+	sql(fx->db, "UPDATE meta SET value = 2 WHERE key = 'schema'");
+	expect_open_err(fx, "schema version 2", false, getuid());
+	assert_log_prefix(&fx->tl, "store error");
+	expect_open_err(fx, "schema version 2", true, getuid());
+	sql(fx->db, "UPDATE meta SET value = 1 WHERE key = 'schema'");
+	st = open_ro(fx, fx->db);
+	assert_grant(st, 2001, M, C);
+	subid_store_close(st);
+
+	sql(fx->db, "DROP TABLE meta; DROP TABLE free; DROP TABLE ranges; CREATE TABLE notours(x);");
+	expect_open_err(fx, "a database that is not ours", false, getuid());
+	expect_open_err(fx, "a database that is not ours", true, getuid());
+}
+
 /* A second allocating writer waits for the first instead of failing. */
 static void
 test_writer_waits_for_writer(void **state)
@@ -1045,6 +1081,7 @@ main(void)
 		T(test_reader_waits_for_writer),
 		T(test_writer_waits_for_writer),
 		T(test_ro_lock_is_per_store),
+		T(test_foreign_schema),
 		T(test_foreach),
 		T(test_import),
 	};
