@@ -93,18 +93,56 @@ kind_word(enum subid_kind k)
 	return k == SUBID_KIND_UID ? "subuid" : "subgid";
 }
 
-/* A JSON string: quotes, backslashes and control bytes escaped. */
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629), 0 when there is none. */
+static size_t
+utf8_seq(const unsigned char *p)
+{
+	size_t n;
+	uint32_t cp;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2, cp = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3, cp = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4, cp = p[0] & 0x07;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;	/* also stops at the terminating NUL */
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;	/* overlong, out of range, or a surrogate */
+	return n;
+}
+
+/*
+ * A JSON string: quotes, backslashes and control bytes escaped.  JSON is
+ * Unicode, but a name from NSS is bytes: a byte that is not part of
+ * well-formed UTF-8 is written as the code point of the same number
+ * (\u0080-\u00ff, its Latin-1 reading), so the output always parses.
+ */
 static void
 json_str(FILE *fp, const char *s)
 {
+	const unsigned char *p = (const unsigned char *)(s != NULL ? s : "");
+
 	fputc('"', fp);
-	for (const unsigned char *p = (const unsigned char *)(s != NULL ? s : ""); *p != '\0'; p++) {
+	while (*p != '\0') {
+		size_t n = utf8_seq(p);
+
 		if (*p == '"' || *p == '\\')
 			fprintf(fp, "\\%c", *p);
-		else if (*p < 0x20 || *p == 0x7f)
+		else if (*p < 0x20 || *p == 0x7f || n == 0)
 			fprintf(fp, "\\u%04x", *p);
 		else
-			fputc(*p, fp);
+			fwrite(p, 1, n, fp);
+		p += n > 0 ? n : 1;
 	}
 	fputc('"', fp);
 }

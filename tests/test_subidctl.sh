@@ -156,4 +156,18 @@ check_match "... and why" "refused" "$C_ERR"
 chmod 0644 "$SUBID_CONF_PATH"
 capture ctl -c "$W/none.conf" list
 check_eq "-c a missing config: exit 2" 2 "$C_RC"
+
+# ---- names that are not ASCII: --json stays valid UTF-8 JSON ----------------------------------
+latin1=$(printf 'caf\351')	# "café" in Latin-1: not UTF-8
+add_user "$latin1" 2011
+add_user "zoë" 2012
+check "a login with a name that is not UTF-8" pamtester subid-odd "$latin1" open_session close_session
+check "a login with a UTF-8 name" pamtester subid-odd "zoë" open_session close_session
+ctl list --json >"$W/list.json"
+check "list --json is valid UTF-8 and parses, with both names" python3 -c '
+import json, sys
+rows = json.loads(open(sys.argv[1], "rb").read().decode("utf-8"))   # strict: bad UTF-8 raises
+names = {r["name"] for r in rows}
+assert "caf\u00e9" in names and "zo\u00eb" in names, names
+' "$W/list.json"
 finish
