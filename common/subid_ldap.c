@@ -20,6 +20,14 @@
 /* starts fetched per search while looking for a free slot */
 #define WINDOW_SLOTS 256
 #define PW_MAX 1024
+/*
+ * A claim whose entry never came (its host died, or lost the directory
+ * between the two ADDs) is taken over once it is this old.  A login's
+ * directory work ends within ldap_timeout (600 s at most), so an hour also
+ * leaves room for clocks that disagree between hosts.
+ */
+#define CLAIM_STALE_S 3600
+#define CLAIM_DESC "subid slot claimed for uid %u at %lld"
 
 /* The names a directory's entries use (ldap_attr_map). */
 struct attr_map {
@@ -577,7 +585,7 @@ claim_dn(struct conn *c, uint64_t start, char *dn, size_t len)
 static int
 claim_slot(struct conn *c, uint64_t start, uid_t uid)
 {
-	char dn[600], cnv[32], desc[64];
+	char dn[600], cnv[32], desc[96];
 	char *oc[] = { OC_CLAIM, NULL }, *cn[] = { cnv, NULL }, *ds[] = { desc, NULL };
 	LDAPMod m_oc = { LDAP_MOD_ADD, "objectClass", { .modv_strvals = oc } };
 	LDAPMod m_cn = { LDAP_MOD_ADD, "cn", { .modv_strvals = cn } };
@@ -588,7 +596,7 @@ claim_slot(struct conn *c, uint64_t start, uid_t uid)
 	if (claim_dn(c, start, dn, sizeof(dn)) != 0)
 		return SUBID_LDAP_ERR;
 	snprintf(cnv, sizeof(cnv), "%" PRIu64, start);
-	snprintf(desc, sizeof(desc), "subid slot claimed for uid %u", (unsigned)uid);
+	snprintf(desc, sizeof(desc), CLAIM_DESC, (unsigned)uid, (long long)time(NULL));
 	if (!budget(c, "claim"))
 		return SUBID_LDAP_DOWN;
 	rc = ldap_add_ext_s(c->ld, dn, mods, NULL, NULL);
@@ -597,6 +605,65 @@ claim_slot(struct conn *c, uint64_t start, uid_t uid)
 	if (rc == LDAP_ALREADY_EXISTS)
 		return 1;
 	return ldap_fail(c, "claim", rc);
+}
+
+/*
+ * The claim at start exists, but no entry covers its slot (next_free saw
+ * none): take it over if subid made it more than CLAIM_STALE_S ago, by a
+ * compare-and-swap of its description, which only one host can win.  A
+ * claim without subid's time (made by hand) is never taken.  OK (the slot
+ * is uid's now), 1 (not stale, or another host was first), or an error.
+ */
+static int
+take_stale_claim(struct conn *c, uint64_t start, uid_t uid)
+{
+	char dn[600], old[128], new[96];
+	char *attrs[] = { "description", NULL }, *olds[] = { old, NULL }, *news[] = { new, NULL };
+	LDAPMod del = { LDAP_MOD_DELETE, "description", { .modv_strvals = olds } };
+	LDAPMod add = { LDAP_MOD_ADD, "description", { .modv_strvals = news } };
+	LDAPMod *mods[] = { &del, &add, NULL };
+	LDAPMessage *res = NULL, *e;
+	struct berval **v;
+	long long at, now = (long long)time(NULL);
+	unsigned prev;
+	int rc, end = 0;
+	bool ours = false;
+
+	if (claim_dn(c, start, dn, sizeof(dn)) != 0)
+		return SUBID_LDAP_ERR;
+	if (!budget(c, "search"))
+		return SUBID_LDAP_DOWN;
+	rc = ldap_search_ext_s(c->ld, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0, NULL, NULL, &c->tv, 1, &res);
+	if (rc == LDAP_NO_SUCH_OBJECT) {
+		ldap_msgfree(res);
+		return 1;	/* released meanwhile: a later try claims it the usual way */
+	}
+	if (rc != LDAP_SUCCESS) {
+		ldap_msgfree(res);
+		return ldap_fail(c, "search", rc);
+	}
+	e = ldap_first_entry(c->ld, res);
+	v = e != NULL ? ldap_get_values_len(c->ld, e, "description") : NULL;
+	if (v != NULL && v[0] != NULL && v[1] == NULL && v[0]->bv_len < sizeof(old)) {
+		memcpy(old, v[0]->bv_val, v[0]->bv_len);
+		old[v[0]->bv_len] = '\0';
+		ours = sscanf(old, CLAIM_DESC "%n", &prev, &at, &end) == 2 && old[end] == '\0';
+	}
+	ldap_value_free_len(v);
+	ldap_msgfree(res);
+	if (!ours || now - at < CLAIM_STALE_S)
+		return 1;
+	snprintf(new, sizeof(new), CLAIM_DESC, (unsigned)uid, now);
+	if (!budget(c, "modify claim"))
+		return SUBID_LDAP_DOWN;
+	rc = ldap_modify_ext_s(c->ld, dn, mods, NULL, NULL);
+	if (rc == LDAP_NO_SUCH_ATTRIBUTE || rc == LDAP_NO_SUCH_OBJECT)
+		return 1;
+	if (rc != LDAP_SUCCESS)
+		return ldap_fail(c, "modify claim", rc);
+	subid_log(c->log, LOG_NOTICE, "ldap reclaimed dn=\"%s\" uid=%u previous_uid=%u age_s=%lld "
+		  "reason=\"claim without an entry\"", dn, (unsigned)uid, prev, now - at);
+	return SUBID_LDAP_OK;
 }
 
 static void
@@ -717,6 +784,8 @@ claim_free_slot(struct conn *c, const char *adn, uid_t uid, const struct subid_i
 		if (rc != SUBID_LDAP_OK)
 			return rc;
 		rc = claim_slot(c, *cand, uid);
+		if (rc == 1)
+			rc = take_stale_claim(c, *cand, uid);
 		if (rc == SUBID_LDAP_OK) {
 			if (*cand + cfg->range_count > cur)
 				move_cursor(c, adn, cur, *cand + cfg->range_count);
@@ -724,7 +793,7 @@ claim_free_slot(struct conn *c, const char *adn, uid_t uid, const struct subid_i
 		}
 		if (rc != 1)
 			return rc;
-		/* claimed by another host just now (or a claim left behind): the next one */
+		/* claimed by another host just now (or a claim left behind, not stale yet): the next one */
 		*contended = true;
 		*cand += cfg->range_count;
 	}

@@ -4,7 +4,8 @@
 # every allocation claims its slot (cn=<start>,cn=allocator) so a start is
 # exclusive however the host found it free; a range made by hand (unaligned,
 # without a claim) is never handed out again; a claim left without its entry
-# (a host that died half-way) keeps its slot taken; an exhausted pool is
+# (a host that died half-way) keeps its slot taken for an hour, then a login
+# takes it over (one made by hand, without subid's time, for good); an exhausted pool is
 # logged and the login proceeds; a longer hand-made range that starts below
 # the pool still keeps its slots out of use.  With ldap_lookup_on_miss, the
 # plugin of a host that never saw the owner asks the directory, and fails
@@ -203,6 +204,30 @@ log_grep "ldap full uid=$free_user" "... the pool is reported full"
 ldap_as_admin ldapdelete "cn=6998,$LDAP_SUBID_BASE" >/dev/null
 check "the long range removed: slot 0 is handed out again" pamtester subid-h1 "r$((free_user - 6000))" open_session close_session
 check_eq "uid $free_user got slot 0" "$M" "$(start "$free_user")"
+
+# ---- a claim whose entry never came is taken over once it is an hour old ---------------------
+s6=$(start 6006)
+ldap_as_admin ldapdelete "cn=6006,$LDAP_SUBID_BASE" >/dev/null	# the entry goes, its claim stays
+free_user=
+for u in 6007 6008 6009 6010 6011; do [ -z "$(start $u)" ] && free_user=$u && break; done
+check_match "the claim subid made says for whom and when" \
+	"^description: subid slot claimed for uid 6006 at [0-9]+$" \
+	"$(ldap_search -LLL -b "cn=$s6,cn=allocator,$LDAP_SUBID_BASE" -s base '(objectClass=*)' description)"
+check_fail "a fresh claim without its entry keeps the slot" pamtester subid-h1 "r$((free_user - 6000))" open_session close_session
+ldap_as_admin ldapmodify >/dev/null <<EOF
+dn: cn=$s6,cn=allocator,$LDAP_SUBID_BASE
+changetype: modify
+replace: description
+description: subid slot claimed for uid 6006 at $(($(date +%s) - 3700))
+EOF
+log_clear
+check "the same claim, 3700 s old: the slot is taken over" pamtester subid-h1 "r$((free_user - 6000))" open_session close_session
+check_eq "uid $free_user got the stale claim's slot" "$s6" "$(start "$free_user")"
+log_grep "ldap reclaimed dn=\"cn=$s6,cn=allocator,$(rx "$LDAP_SUBID_BASE")\" uid=$free_user previous_uid=6006 age_s=3[0-9]{3} " \
+	"the takeover is logged"
+check_match "the claim now names its new owner" "^description: subid slot claimed for uid $free_user at " \
+	"$(ldap_search -LLL -b "cn=$s6,cn=allocator,$LDAP_SUBID_BASE" -s base '(objectClass=*)' description)"
+check "the directory's ranges still do not overlap" directory_ok
 
 # ---- the plugin asks the directory on a replica miss ----------------------------------------
 # host 4's replica never saw r4 (it logged in on host 1 only)
