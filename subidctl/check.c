@@ -505,6 +505,7 @@ cmd_reclaim(struct ctl *c, bool yes)
 {
 	struct row_vec rows = { NULL, 0 };
 	struct orphans o = { NULL, NULL, 0, false };
+	char safe[SUBID_LOG_STR_MAX];
 	size_t failed = 0;
 	int rc;
 
@@ -520,11 +521,13 @@ cmd_reclaim(struct ctl *c, bool yes)
 	}
 	for (size_t i = 0; i < o.n; i++) {
 		if (!yes)
-			printf("would release uid %u (%s)\n", (unsigned)o.uid[i], o.name[i]);
+			printf("would release uid %u (%s)\n", (unsigned)o.uid[i],
+			       subid_log_str(o.name[i], safe, sizeof(safe)));
 		else if (subid_core_release(&c->cfg, &c->paths, o.uid[i], &c->log) < 0)
 			failed++;
 		else
-			printf("released uid %u (%s)\n", (unsigned)o.uid[i], o.name[i]);
+			printf("released uid %u (%s)\n", (unsigned)o.uid[i],
+			       subid_log_str(o.name[i], safe, sizeof(safe)));
 	}
 	if (o.n == 0)
 		printf("no orphans\n");

@@ -21,7 +21,7 @@
 #include "subidctl.h"
 
 struct owner {
-	const char *label;	/* as written in the file */
+	char label[SUBID_LOG_STR_MAX];	/* as written in the file, made safe to print */
 	uid_t uid;
 	char *name;		/* NSS's */
 	const struct subid_file_entry *line[3];	/* by kind; NULL when none */
@@ -54,7 +54,7 @@ owner_for(struct owners *o, const char *label, uid_t uid)
 		return NULL;
 	o->v = nv;
 	memset(&nv[o->n], 0, sizeof(nv[o->n]));
-	nv[o->n].label = label;
+	subid_log_str(label, nv[o->n].label, sizeof(nv[o->n].label));
 	nv[o->n].uid = uid;
 	return &nv[o->n++];
 }
@@ -224,8 +224,13 @@ cmd_import(struct ctl *c, const char *subuid, const char *subgid)
 			continue;
 		}
 		imported++;
-		subid_log(&c->log, LOG_NOTICE, "imported user=%s uid=%u subuid=%" PRIu64 "+%" PRIu64
-			  " subgid=%" PRIu64 "+%" PRIu64, w->name, (unsigned)w->uid, ur.start, ur.count, gr.start, gr.count);
+		{
+			char safe[SUBID_LOG_STR_MAX];
+
+			subid_log(&c->log, LOG_NOTICE, "imported user=%s uid=%u subuid=%" PRIu64 "+%" PRIu64
+				  " subgid=%" PRIu64 "+%" PRIu64, subid_log_str(w->name, safe, sizeof(safe)),
+				  (unsigned)w->uid, ur.start, ur.count, gr.start, gr.count);
+		}
 	}
 	printf("import: %zu owner%s imported, %zu already in the store, %zu problem%s\n", imported,
 	       imported == 1 ? "" : "s", present, problems, problems == 1 ? "" : "s");
