@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "subid_files.h"
 #include "subid_user.h"
 #include "subidctl.h"
 
@@ -175,8 +176,10 @@ struct print_ctx {
 	size_t n;
 	bool only;	/* show: only rows of uid */
 	uid_t uid;
+	const char *name;	/* show: uid's name from NSS, or NULL */
 	int format;	/* 0 table, 1 json, 2 export */
 	enum subid_kind kind;
+	const char *source;	/* "local", "ldap" (the store) or "files" */
 };
 
 static int
@@ -187,7 +190,10 @@ print_row(const struct subid_row *r, void *vctx)
 
 	if (p->only && r->uid != p->uid)
 		return 0;
-	iso_time(r->granted, when, sizeof(when));
+	if (r->granted < 0)
+		snprintf(when, sizeof(when), "-");	/* a file line: no grant time */
+	else
+		iso_time(r->granted, when, sizeof(when));
 	switch (p->format) {
 	case 1:
 		fputs(p->n == 0 ? "\n  " : ",\n  ", stdout);
@@ -196,10 +202,13 @@ print_row(const struct subid_row *r, void *vctx)
 			json_str(stdout, r->name);
 		else
 			fputs("null", stdout);
-		printf(", \"kind\": \"%s\", \"start\": %" PRIu64 ", \"count\": %" PRIu64
-		       ", \"granted\": \"%s\", \"source\": \"%s\"}",
-		       kind_word(r->kind), r->range.start, r->range.count, when,
-		       p->c->cfg.store == SUBID_STORE_LDAP ? "ldap" : "local");
+		printf(", \"kind\": \"%s\", \"start\": %" PRIu64 ", \"count\": %" PRIu64 ", \"granted\": ",
+		       kind_word(r->kind), r->range.start, r->range.count);
+		if (r->granted < 0)
+			fputs("null", stdout);
+		else
+			printf("\"%s\"", when);
+		printf(", \"source\": \"%s\"}", p->source);
 		break;
 	case 2:
 		if (r->kind != p->kind)
@@ -212,9 +221,11 @@ print_row(const struct subid_row *r, void *vctx)
 		break;
 	default:
 		if (p->n == 0)
-			printf("%-10s %-20s %-6s %-11s %-8s %s\n", "UID", "NAME", "KIND", "START", "COUNT", "GRANTED");
-		printf("%-10u %-20s %-6s %-11" PRIu64 " %-8" PRIu64 " %s\n", (unsigned)r->uid,
-		       cell(r->name, name, sizeof(name)), kind_word(r->kind), r->range.start, r->range.count, when);
+			printf("%-10s %-20s %-6s %-11s %-8s %-20s %s\n", "UID", "NAME", "KIND", "START", "COUNT",
+			       "GRANTED", "SOURCE");
+		printf("%-10u %-20s %-6s %-11" PRIu64 " %-8" PRIu64 " %-20s %s\n", (unsigned)r->uid,
+		       cell(r->name, name, sizeof(name)), kind_word(r->kind), r->range.start, r->range.count, when,
+		       p->source);
 	}
 	p->n++;
 	return 0;
@@ -280,6 +291,37 @@ open_ro(struct ctl *c, struct subid_store **st)
 	return rc == SUBID_STORE_NOTFOUND ? 1 : 0;
 }
 
+/* show: uid's lines of /etc/subuid and /etc/subgid (by name or by decimal uid), source "files". */
+static int
+print_file_lines(struct ctl *c, struct print_ctx *p)
+{
+	char uidstr[16];
+
+	snprintf(uidstr, sizeof(uidstr), "%u", (unsigned)p->uid);
+	p->source = "files";
+	for (int k = SUBID_KIND_UID; k <= SUBID_KIND_GID; k++) {
+		struct subid_file f = { NULL, 0, 0 };
+
+		if (subid_file_load(k == SUBID_KIND_UID ? c->paths.subuid : c->paths.subgid, &f, &c->log) != 0)
+			return -1;
+		for (size_t i = 0; i < f.n; i++) {
+			struct subid_row r;
+
+			if (strcmp(f.v[i].owner, uidstr) != 0 && (p->name == NULL || strcmp(f.v[i].owner, p->name) != 0))
+				continue;
+			r.uid = p->uid;
+			r.kind = (enum subid_kind)k;
+			r.range.start = f.v[i].start;
+			r.range.count = f.v[i].count;
+			r.name = f.v[i].owner;
+			r.granted = -1;
+			print_row(&r, p);
+		}
+		subid_file_free(&f);
+	}
+	return 0;
+}
+
 static int
 cmd_print(struct ctl *c, struct print_ctx *p)
 {
@@ -290,11 +332,15 @@ cmd_print(struct ctl *c, struct print_ctx *p)
 		return EXIT_ERROR;
 	if (p->format == 1)
 		fputs("[", stdout);
+	p->source = c->cfg.store == SUBID_STORE_LDAP ? "ldap" : "local";
 	if (rc == 0 && subid_store_foreach(st, print_row, p) != SUBID_STORE_OK) {
 		subid_store_close(st);
 		return EXIT_ERROR;
 	}
 	subid_store_close(st);
+	/* show: also the owner's lines in the files, which the plugin serves too (files = yes) */
+	if (p->only && c->cfg.files && print_file_lines(c, p) != 0)
+		return EXIT_ERROR;
 	if (p->format == 1)
 		fputs(p->n > 0 ? "\n]\n" : "]\n", stdout);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
@@ -422,6 +468,8 @@ main(int argc, char **argv)
 	const struct command *cmd = NULL;
 	struct ctl c;
 	struct print_ctx p;
+	struct subid_user owner = { 0, 0, NULL };
+	char safe[SUBID_LOG_STR_MAX];
 	const char *conf = SUBID_CONF_PATH;
 	bool json = false, force = false, yes = false, subgid = false;
 	int opt, rc, nargs;
@@ -491,8 +539,12 @@ main(int argc, char **argv)
 				rc = rc < 0 ? EXIT_ERROR : EXIT_NONE;
 				goto out;
 			}
+			if (subid_user_lookup_uid(p.uid, &owner) == 0)
+				p.name = owner.name;
 		}
 		rc = cmd_print(&c, &p);
+		if (p.only && rc == EXIT_NONE)
+			fprintf(stderr, "subidctl: %s: no ranges\n", subid_log_str(args[0], safe, sizeof(safe)));
 	} else if (strcmp(cmd->name, "export") == 0) {
 		p.format = 2;
 		p.kind = subgid ? SUBID_KIND_GID : SUBID_KIND_UID;
@@ -509,6 +561,7 @@ main(int argc, char **argv)
 		rc = cmd_reclaim(&c, yes);
 	}
 out:
+	subid_user_free(&owner);
 	if (c.cfg_loaded)
 		subid_config_free(&c.cfg);
 	return rc;

@@ -90,8 +90,8 @@ check "a login with a name JSON must escape" pamtester subid-odd 'q"x\y' open_se
 # ---- list, show ------------------------------------------------------------------------------
 capture ctl list
 check_eq "list: exit 0" 0 "$C_RC"
-check_match "list: a header" "^UID +NAME +KIND +START +COUNT +GRANTED" "$C_OUT"
-check_match "list: alice's subuid row" "^2001 +alice +subuid +$M +$C +20[0-9-]+T[0-9:]+Z$" "$C_OUT"
+check_match "list: a header" "^UID +NAME +KIND +START +COUNT +GRANTED +SOURCE$" "$C_OUT"
+check_match "list: alice's subuid row" "^2001 +alice +subuid +$M +$C +20[0-9-]+T[0-9:]+Z +local$" "$C_OUT"
 check_match "list: sysacct's subgid row" "^500 +sysacct +subgid +$((M + C)) +$C " "$C_OUT"
 check_eq "list: one line per range plus the header" 7 "$(printf '%s\n' "$C_OUT" | wc -l)"
 json=$(ctl list --json)
@@ -115,6 +115,19 @@ import json, sys
 print("|".join("%d %s %d" % (r["uid"], r["kind"], r["start"]) for r in json.load(sys.stdin)))')"
 capture ctl show bob
 check_eq "show bob (no ranges): exit 1" 1 "$C_RC"
+check_match "... and says so" "bob: no ranges" "$C_ERR"
+printf 'bob:400000:1000\n' >>/etc/subuid
+printf '2002:500000:2000\n' >>/etc/subgid
+capture ctl show bob
+check_eq "show bob (lines in the files, by name and by uid): exit 0" 0 "$C_RC"
+check_match "... his subuid line, source files, no grant time" "^2002 +bob +subuid +400000 +1000 +- +files$" "$C_OUT"
+check_match "... his subgid line written by uid" "^2002 +2002 +subgid +500000 +2000 +- +files$" "$C_OUT"
+check_eq "show --json bob: both lines, granted null" "subuid 400000 None files|subgid 500000 None files" \
+	"$(ctl show --json bob | python3 -c '
+import json, sys
+print("|".join("%s %d %s %s" % (r["kind"], r["start"], r["granted"], r["source"]) for r in json.load(sys.stdin)))')"
+sed -i '/^bob:400000/d' /etc/subuid
+sed -i '/^2002:500000/d' /etc/subgid
 capture ctl show nosuchuser
 check_eq "show an unknown name: exit 1" 1 "$C_RC"
 check_match "... says so" "no such user" "$C_ERR"
