@@ -172,7 +172,11 @@ done
 [ "${#debs[@]}" -eq 4 ] || hard_error "not every package was built"
 check_nomatch "no .la file in any package" '\.la$' "$(for d in "${debs[@]}"; do dpkg-deb -c "$d"; done)"
 
-lintian --allow-root --pedantic "$changes" >"$B/lintian.log" 2>&1 || true
+# lintian exits 0 (clean) or 1 (tags at "error"); anything else means it did not check
+lrc=0
+lintian --allow-root --pedantic "$changes" >"$B/lintian.log" 2>&1 || lrc=$?
+check_true "lintian ran to the end (exit $lrc)" "$lrc" -le 1
+check_eq "lintian exits 0 (no tag at error level)" 0 "$lrc"
 check_nomatch "lintian reports no error" '^E: ' "$(cat "$B/lintian.log")"
 diag "lintian: $(grep -c '^E: ' "$B/lintian.log") errors, $(grep -c '^W: ' "$B/lintian.log") warnings, $(grep -c '^[IP]: ' "$B/lintian.log") info/pedantic"
 grep -E '^[EW]: ' "$B/lintian.log" | sed 's/^/#   | /' || true
@@ -221,6 +225,15 @@ check_match "compiled-in configuration path is /etc/subid.conf" "$(rx "$SUBID_CO
 check_match "compiled-in store path is $SUBID_DB_PATH" "$(rx "$SUBID_DB_PATH")" \
 	"$(strings "$PLUGINDIR/libsubid_subid.so" | grep '^/var/')"
 check "subidctl runs" subidctl list
+check "/etc/subuid and /etc/subgid exist after the install (newuidmap needs them)" test -f /etc/subuid -a -f /etc/subgid
+# the plugin's postinst makes them when missing, and never touches existing ones
+for f in /etc/subuid /etc/subgid; do mv "$f" "$B/$(basename "$f").host"; done
+printf 'keep:1:1\n' >/etc/subgid
+/var/lib/dpkg/info/libsubid-subid.postinst configure >"$B/postinst.log" 2>&1 || true
+check_eq "postinst configure: a missing /etc/subuid is made empty, 0644 root" "0 644 0 0" \
+	"$(stat -c '%s %a %u %g' /etc/subuid 2>&1)"
+check_eq "postinst configure: an existing /etc/subgid is kept as it was" "keep:1:1" "$(cat /etc/subgid)"
+for f in /etc/subuid /etc/subgid; do mv "$B/$(basename "$f").host" "$f"; done
 
 # ---- 3. end to end against the installed files, in a private namespace -------------
 t3=$(date +%s)
