@@ -669,6 +669,8 @@ for row in "${ROWS[@]}"; do
 	if [ "$KEEPER" != lost ]; then
 		qv r "$KEEPER_SQL" "$KEEPER_DB"
 		check_eq "[$CASE] store: keeper's rows unchanged" "$KEEPER_ROWS" "$r"
+		# the shared checker: integrity, one range of each kind per owner, no overlaps
+		check "[$CASE] store: invariants hold" python3 "$top_srcdir/tests/invariants.py" --any-pool --db "$KEEPER_DB"
 	fi
 
 	# the plugin: keeper

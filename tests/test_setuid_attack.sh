@@ -800,5 +800,8 @@ if [ "${#GRANTED[@]}" -gt 0 ]; then
 	for g in "${GRANTED[@]}"; do diag "  $g"; done
 fi
 check_eq "nothing granted that must not be" 0 "${#GRANTED[@]}"
+conf_db "$DB"
+check "the real store survived the attacks with its invariants" \
+	python3 "$top_srcdir/tests/invariants.py" --any-pool --db "$DB"
 
 finish
