@@ -1,8 +1,10 @@
 #include "config.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <ldap.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,89 @@
 #include <unistd.h>
 
 #include "subid_ldap.h"
+
+/*
+ * libldap is loaded at the first use of store = ldap, not linked: with it
+ * come gnutls, p11-kit and SASL, which every login and setuid newuidmap
+ * would map (and run the constructors of) for nothing with the local store.
+ * It is found by its soname (SUBID_LDAP_SONAME, what the linker recorded
+ * for -lldap at configure time), which in a setuid process the dynamic
+ * linker looks up in the system's directories only.  It is never unloaded:
+ * libldap and gnutls keep global state.
+ */
+#define LDAP_FUNCS(X) \
+	X(add_ext_s) X(bv2escaped_filter_value) X(count_entries) X(delete_ext_s) X(err2string) \
+	X(first_entry) X(get_dn) X(get_values_len) X(initialize) X(memfree) X(modify_ext_s) X(msgfree) \
+	X(next_entry) X(sasl_bind_s) X(search_ext_s) X(set_option) X(start_tls_s) X(unbind_ext_s) \
+	X(value_free_len)
+
+static struct {
+#define X(f) __typeof__(ldap_##f) *f;
+	LDAP_FUNCS(X)
+#undef X
+} L;
+static pthread_once_t l_once = PTHREAD_ONCE_INIT;
+static char l_error[256];	/* why loading failed; empty when loaded */
+
+static void
+l_load(void)
+{
+	void *h = dlopen(SUBID_LDAP_SONAME, RTLD_NOW | RTLD_LOCAL);
+	const char *missing = NULL;
+
+	if (h == NULL) {
+		const char *e = dlerror();
+
+		snprintf(l_error, sizeof(l_error), "cannot load %s: %s", SUBID_LDAP_SONAME, e != NULL ? e : "?");
+		return;
+	}
+#define X(f) \
+	if (missing == NULL) { \
+		void *p = dlsym(h, "ldap_" #f); \
+		if (p == NULL) \
+			missing = "ldap_" #f; \
+		else \
+			memcpy(&L.f, &p, sizeof(p)); \
+	}
+	LDAP_FUNCS(X)
+#undef X
+	if (missing != NULL) {
+		snprintf(l_error, sizeof(l_error), "%s has no %s", SUBID_LDAP_SONAME, missing);
+		memset(&L, 0, sizeof(L));
+	}
+}
+
+/* Load libldap once per process: true, or false (logged). */
+static bool
+l_ready(const struct subid_log *log)
+{
+	pthread_once(&l_once, l_load);
+	if (l_error[0] == '\0')
+		return true;
+	subid_log(log, LOG_ERR, "ldap error reason=\"%s (store = ldap needs OpenLDAP's library)\"", l_error);
+	return false;
+}
+
+/* From here on every libldap call goes through the table. */
+#define ldap_add_ext_s (*L.add_ext_s)
+#define ldap_bv2escaped_filter_value (*L.bv2escaped_filter_value)
+#define ldap_count_entries (*L.count_entries)
+#define ldap_delete_ext_s (*L.delete_ext_s)
+#define ldap_err2string (*L.err2string)
+#define ldap_first_entry (*L.first_entry)
+#define ldap_get_dn (*L.get_dn)
+#define ldap_get_values_len (*L.get_values_len)
+#define ldap_initialize (*L.initialize)
+#define ldap_memfree (*L.memfree)
+#define ldap_modify_ext_s (*L.modify_ext_s)
+#define ldap_msgfree (*L.msgfree)
+#define ldap_next_entry (*L.next_entry)
+#define ldap_sasl_bind_s (*L.sasl_bind_s)
+#define ldap_search_ext_s (*L.search_ext_s)
+#define ldap_set_option (*L.set_option)
+#define ldap_start_tls_s (*L.start_tls_s)
+#define ldap_unbind_ext_s (*L.unbind_ext_s)
+#define ldap_value_free_len (*L.value_free_len)
 
 #define OC_ALLOC "subidAllocator"
 #define AT_NEXT "subidNextStart"
@@ -164,7 +249,7 @@ static int
 connect_bind(struct conn *c, bool write)
 {
 	const struct subid_ldap_config *l = &c->cfg->ldap;
-	int v3 = LDAP_VERSION3, demand = LDAP_OPT_X_TLS_DEMAND, zero = 0, rc;
+	int v3 = LDAP_VERSION3, demand = LDAP_OPT_X_TLS_DEMAND, zero = 0, on = 1, rc;
 	struct berval cred = { 0, NULL };
 	char pw[PW_MAX];
 
@@ -173,7 +258,8 @@ connect_bind(struct conn *c, bool write)
 		return ldap_fail(c, "initialize", rc);
 	ldap_set_option(c->ld, LDAP_OPT_PROTOCOL_VERSION, &v3);
 	ldap_set_option(c->ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
-	ldap_set_option(c->ld, LDAP_OPT_RESTART, LDAP_OPT_ON);
+	/* any non-NULL pointer is "on" (LDAP_OPT_ON is a liblber symbol, and liblber is not linked) */
+	ldap_set_option(c->ld, LDAP_OPT_RESTART, &on);
 	(void)zero;
 	if (l->tls != SUBID_LDAP_TLS_NO) {
 		/* whatever ldap.conf says, an unverified server is not trusted */
@@ -822,8 +908,10 @@ subid_ldap_ensure(const struct subid_config *cfg, uid_t uid, const char *name,
 	uint64_t cand;
 	int rc;
 
-	conn_init(&c, cfg, log);
 	*granted = false;
+	if (!l_ready(log))
+		return SUBID_LDAP_ERR;
+	conn_init(&c, cfg, log);
 	if (snprintf(adn, sizeof(adn), "cn=allocator,%s", cfg->ldap.base) >= (int)sizeof(adn)) {
 		subid_log(log, LOG_ERR, "ldap error reason=\"ldap_base too long\"");
 		return SUBID_LDAP_ERR;
@@ -904,6 +992,8 @@ subid_ldap_lookup(const struct subid_config *cfg, uid_t uid, struct subid_grant 
 	char *odn = NULL;
 	int rc;
 
+	if (!l_ready(log))
+		return SUBID_LDAP_ERR;
 	conn_init(&c, cfg, log);
 	rc = connect_bind(&c, false);
 	if (rc == SUBID_LDAP_OK)
@@ -921,6 +1011,8 @@ subid_ldap_release(const struct subid_config *cfg, uid_t uid, const struct subid
 	char *odn = NULL, *edn = NULL;
 	int rc;
 
+	if (!l_ready(log))
+		return SUBID_LDAP_ERR;
 	conn_init(&c, cfg, log);
 	rc = connect_bind(&c, true);
 	if (rc == SUBID_LDAP_OK)

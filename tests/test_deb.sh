@@ -193,6 +193,14 @@ for p in $PKGS; do
 done
 
 owner() { dpkg-query -S "$1" 2>/dev/null | sed 's/:.*//'; }
+# libldap is dlopen()ed (store = ldap), so the dependency is declared by hand in debian/rules
+ldap_so=$(sed -n 's/^#define SUBID_LDAP_SONAME "\(.*\)"$/\1/p' "$top_builddir/config.h")
+ldap_pkg=$(owner "/usr/lib/$MA/$ldap_so")
+check_true "the package shipping $ldap_so is known ($ldap_pkg)" -n "$ldap_pkg"
+for p in libpam-subid libsubid-subid subidctl; do
+	check_match "$p depends on $ldap_pkg (dlopen()ed for store = ldap)" "(^|, )$(rx "$ldap_pkg")(,|$| )" \
+		"$(dpkg-query -W -f='${Depends}' "$p")"
+done
 check_eq "pam_subid.so in the multiarch securedir, from libpam-subid" libpam-subid "$(owner "$SECUREDIR/pam_subid.so")"
 check_eq "the plugin in the multiarch libdir, from libsubid-subid" libsubid-subid "$(owner "$PLUGINDIR/libsubid_subid.so")"
 check_eq "subidctl in /usr/sbin, from subidctl" subidctl "$(owner /usr/sbin/subidctl)"

@@ -1,12 +1,13 @@
 #!/bin/bash
 # Both modules export exactly their entry points; the static core is hidden
-# (not in the dynamic symbol table, not resolvable with dlsym).  No root needed.
+# (not in the dynamic symbol table, not resolvable with dlsym); neither links
+# libldap, which the store = ldap code loads when it is used.  No root needed.
 set -eu
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 load_paths
-subid_require_tools nm python3
+subid_require_tools nm readelf python3
 subid_require_build
 trap _subid_cleanup EXIT
 
@@ -62,6 +63,10 @@ for mod in "$PAM_MODULE" "$PLUGIN"; do
 	for sym in subid_config_load subid_store_open_rw subid_store_open_ro subid_core_ensure subid_core_list subid_log subid_first_fit; do
 		check_match "dlsym($name, $sym) does not resolve (internal)" "^$(rx "$name") $sym missing\$" "$DL"
 	done
+	# libldap (with gnutls, p11-kit, SASL) is loaded only when store = ldap
+	check_nomatch "$name does not link libldap, liblber or gnutls (loaded when store = ldap)" \
+		'libldap|liblber|libgnutls|libsasl' "$(readelf -d "$mod" | grep NEEDED)"
 done
+check_nomatch "subidctl does not link libldap either" 'libldap|liblber' "$(readelf -d "$SUBIDCTL" | grep NEEDED)"
 
 finish

@@ -22,7 +22,7 @@ for t in $targets; do
 	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		-I"$build" -I"$src/common" -DSUBID_CONF_PATH='"/nonexistent/subid.conf"' \
 		-DSUBID_DB_PATH='"/nonexistent/subid.db"' -o "$bin" "$here/fuzz_$t.c" "$src"/common/*.c \
-		$(pkg-config --cflags --libs sqlite3) -lldap -llber
+		$(pkg-config --cflags --libs sqlite3)
 	mkdir -p "$out/corpus-$t" "$out/artifacts-$t"
 	log=$out/fuzz_$t.log
 	rc=0
