@@ -266,7 +266,12 @@ connect_bind(struct conn *c, bool write)
 		ldap_set_option(c->ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand);
 		if (l->ca_file != NULL)
 			ldap_set_option(c->ld, LDAP_OPT_X_TLS_CACERTFILE, l->ca_file);
-		ldap_set_option(c->ld, LDAP_OPT_X_TLS_NEWCTX, &zero);
+		/* the CA file is read here: a missing or bad one must say so, not look like a network error */
+		if (ldap_set_option(c->ld, LDAP_OPT_X_TLS_NEWCTX, &zero) != LDAP_OPT_SUCCESS) {
+			subid_log(c->log, LOG_ERR, "ldap refused uri=\"%s\" key=ldap_ca_file path=%s reason=\"cannot set "
+				  "up TLS with this CA file\"", l->uri, l->ca_file != NULL ? l->ca_file : "(system default)");
+			return SUBID_LDAP_ERR;
+		}
 	}
 	if (l->tls == SUBID_LDAP_TLS_STARTTLS) {
 		if (!budget(c, "starttls"))

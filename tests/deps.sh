@@ -8,7 +8,7 @@ build_pkgs="autoconf automake libtool pkg-config make gcc libc6-dev
   libpam0g-dev libsubid-dev libsqlite3-dev libldap-dev
   pamtester uidmap util-linux python3 sqlite3 git ca-certificates"
 test_pkgs="libcmocka-dev libpam-wrapper libpamtest0-dev libnss-wrapper
-  clang valgrind binutils slapd ldap-utils
+  clang valgrind binutils slapd ldap-utils openssl
   sssd-ldap libnss-sss sssd-tools man-db groff-base
   dpkg-dev debhelper lintian"
 bench_pkgs="hyperfine time valgrind"

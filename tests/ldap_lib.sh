@@ -32,10 +32,16 @@
 # With LDAP_FREEIPA=1 the directory also has FreeIPA's subordinate-ID schema
 # (conf/subid-freeipa-test.ldif) and cn=subids,cn=accounts,$LDAP_BASE
 # (exported as LDAP_FREEIPA_BASE), where the host may write too.
+#
+# With LDAP_TLS=1 slapd also speaks TLS: StartTLS on $LDAP_URI and ldaps on
+# $LDAP_LDAPS_URI, with a server certificate for 127.0.0.1 signed by a CA
+# made for the run ($LDAP_TLS_CA, openssl); $LDAP_TLS_OTHER_CA is a CA that
+# signed nothing here (a client trusting only it must refuse the server).
 
 : "${LDAP_MODULE_DIR:=/usr/lib/ldap}"
 : "${LDAP_SCHEMA_DIR:=/etc/ldap/schema}"
 : "${LDAP_FREEIPA:=}"
+: "${LDAP_TLS:=}"
 # Our schema (absolute paths: they go into file:// URLs).
 LDAP_SCHEMA_SUBID=$(cd "${top_srcdir:?source lib.sh first}/conf" && pwd)/subid.ldif
 LDAP_SCHEMA_FREEIPA=$(cd "${top_srcdir:?}/conf" && pwd)/subid-freeipa-test.ldif
@@ -54,6 +60,10 @@ LDAP_DIR=
 LDAP_PORT=
 LDAP_URI=
 LDAP_LDAPI_URI=
+LDAP_LDAPS_URI=
+LDAP_TLS_PORT=
+LDAP_TLS_CA=
+LDAP_TLS_OTHER_CA=
 LDAP_PID=
 LDAP_LOG=
 LDAP_ADMIN_PW_FILE=
@@ -87,7 +97,8 @@ ldap_require_tools() {
 		[ -r "$LDAP_SCHEMA_DIR/$t.ldif" ] || missing="$missing $LDAP_SCHEMA_DIR/$t.ldif"
 	done
 	[ -r "$LDAP_SCHEMA_SUBID" ] || hard_error "$LDAP_SCHEMA_SUBID missing"
-	[ -z "$missing" ] || skip_or_error "missing (packages slapd, ldap-utils):$missing"
+	if [ "$LDAP_TLS" = 1 ]; then command -v openssl >/dev/null 2>&1 || missing="$missing openssl"; fi
+	[ -z "$missing" ] || skip_or_error "missing (packages slapd, ldap-utils, openssl):$missing"
 }
 
 # For tests that run without subid_enter_ns: a fresh $W, removed at exit
@@ -160,8 +171,9 @@ _ldap_launch() {
 	local deadline=$((${EPOCHREALTIME//[!0-9]/} + 5000000))
 	LDAP_URI=ldap://127.0.0.1:$LDAP_PORT
 	printf '# slapd start %s on port %s\n' "$(date '+%T.%N')" "$LDAP_PORT" >>"$LDAP_LOG"
+	if [ "$LDAP_TLS" = 1 ]; then LDAP_LDAPS_URI=ldaps://127.0.0.1:$LDAP_TLS_PORT; fi
 	env -u LD_PRELOAD "$LDAP_SLAPD" -d "${LDAP_DEBUG:-none}" -s 0 -F "$LDAP_DIR/slapd.d" \
-		-h "$LDAP_URI/ $LDAP_LDAPI_URI" >>"$LDAP_LOG" 2>&1 &
+		-h "$LDAP_URI/ $LDAP_LDAPI_URI${LDAP_LDAPS_URI:+ $LDAP_LDAPS_URI/}" >>"$LDAP_LOG" 2>&1 &
 	LDAP_PID=$!
 	bg_track "$LDAP_PID"
 	_LDAP_PAUSED=
@@ -198,6 +210,15 @@ olcPidFile: $LDAP_DIR/slapd.pid
 olcArgsFile: $LDAP_DIR/slapd.args
 olcLogLevel: 0
 olcIndexIntLen: 8
+EOF
+	if [ "$LDAP_TLS" = 1 ]; then
+		cat <<EOF
+olcTLSCACertificateFile: $LDAP_TLS_CA
+olcTLSCertificateFile: $LDAP_DIR/tls/server.pem
+olcTLSCertificateKeyFile: $LDAP_DIR/tls/server.key
+EOF
+	fi
+	cat <<EOF
 
 dn: cn=module{0},cn=config
 objectClass: olcModuleList
@@ -306,6 +327,26 @@ EOF
 
 # ---- server ------------------------------------------------------------------------
 
+# A CA, a server certificate for 127.0.0.1 signed by it, and an unrelated CA.
+_ldap_make_certs() {
+	local t=$LDAP_DIR/tls
+	mkdir -p "$t"
+	(
+		cd "$t" || exit 1
+		for ca in ca other-ca; do
+			openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=subid test $ca" \
+				-keyout "$ca.key" -out "$ca.pem" -addext basicConstraints=critical,CA:TRUE \
+				-addext keyUsage=critical,keyCertSign,cRLSign || exit 1
+		done
+		openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout server.key -out server.csr || exit 1
+		printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >server.ext
+		openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+			-extfile server.ext -out server.pem || exit 1
+	) >"$LDAP_DIR/tls.log" 2>&1 || { diag_file "$LDAP_DIR/tls.log"; hard_error "making the test certificates failed"; }
+	LDAP_TLS_CA=$t/ca.pem
+	LDAP_TLS_OTHER_CA=$t/other-ca.pem
+}
+
 # ldap_start [DIR]: build a fresh cn=config and database in DIR (default
 # $W/ldap; must not exist yet or be empty), start slapd on a free loopback
 # port and load the base entries.
@@ -327,6 +368,7 @@ ldap_start() {
 	admin_hash=$("$LDAP_SLAPPASSWD" -s "$LDAP_ADMIN_PW") || hard_error "slappasswd failed"
 	host_hash=$("$LDAP_SLAPPASSWD" -s "$LDAP_HOST_PW") || hard_error "slappasswd failed"
 	_LDAP_USER_PW_HASH=$("$LDAP_SLAPPASSWD" -s "$LDAP_USER_PW") || hard_error "slappasswd failed"
+	if [ "$LDAP_TLS" = 1 ]; then _ldap_make_certs; fi
 	_ldap_config_ldif "$admin_hash" >"$LDAP_DIR/config.ldif"
 	if ! env -u LD_PRELOAD "$LDAP_SLAPADD" -n 0 -F "$LDAP_DIR/slapd.d" \
 		-l "$LDAP_DIR/config.ldif" >"$LDAP_DIR/slapadd.log" 2>&1; then
@@ -339,6 +381,9 @@ ldap_start() {
 	# then slapd exits, and we try another.
 	while :; do
 		LDAP_PORT=$(_ldap_free_port) || hard_error "cannot pick a free port"
+		if [ "$LDAP_TLS" = 1 ]; then
+			LDAP_TLS_PORT=$(_ldap_free_port) || hard_error "cannot pick a free port"
+		fi
 		_ldap_launch && break
 		tries=$((tries + 1))
 		if [ "$tries" -ge 5 ]; then
@@ -369,6 +414,7 @@ ldap_start() {
 		LDAP_GROUP_BASE LDAP_ADMIN_DN LDAP_ADMIN_PW LDAP_HOST_DN LDAP_HOST_PW \
 		LDAP_ADMIN_PW_FILE LDAP_HOST_PW_FILE
 	if [ "$LDAP_FREEIPA" = 1 ]; then export LDAP_FREEIPA_BASE; fi
+	if [ "$LDAP_TLS" = 1 ]; then export LDAP_LDAPS_URI LDAP_TLS_PORT LDAP_TLS_CA LDAP_TLS_OTHER_CA; fi
 }
 
 # ldap_running: slapd was started, is not reaped nor paused, and answers.
