@@ -49,7 +49,7 @@ enum subid_ldap_map {
 struct subid_ldap_config {
 	char *uri;		/* space-separated, tried in order */
 	char *base;		/* where subid entries live */
-	char *user_base;	/* where owners' DNs are found (default: base's parent) */
+	char *user_base;	/* where owners' DNs are found (default: the suffix holding base) */
 	char *bind_dn;
 	char *bind_pw_file;	/* root-owned, 0600 */
 	char *ca_file;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -350,37 +351,80 @@ ranges_allowed(const struct subid_config *cfg, const struct subid_grant *ur, con
 	return true;
 }
 
+/* Is suffix the tail of dn, on an RDN boundary?  (Case-insensitive, as DNs mostly compare.) */
+static bool
+dn_ends_with(const char *dn, const char *suffix, size_t slen)
+{
+	size_t dlen = strlen(dn);
+
+	if (slen == 0 || slen > dlen || strncasecmp(dn + dlen - slen, suffix, slen) != 0)
+		return false;
+	return slen == dlen || dn[dlen - slen - 1] == ',';
+}
+
+/*
+ * The naming context (the directory's suffix) that holds ldap_base, from
+ * the root DSE, or else the parent of ldap_base.  malloc'ed; NULL on error.
+ */
+static char *
+base_suffix(struct conn *c)
+{
+	const char *base = c->cfg->ldap.base;
+	char *attrs[] = { "namingContexts", NULL }, *best = NULL;
+	LDAPMessage *res = NULL, *e;
+	size_t best_len = 0;
+
+	if (budget(c, "search") &&
+	    ldap_search_ext_s(c->ld, "", LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0, NULL, NULL, &c->tv, 1,
+			      &res) == LDAP_SUCCESS && (e = ldap_first_entry(c->ld, res)) != NULL) {
+		struct berval **v = ldap_get_values_len(c->ld, e, "namingContexts");
+
+		for (size_t i = 0; v != NULL && v[i] != NULL; i++) {
+			if (v[i]->bv_len > best_len && dn_ends_with(base, v[i]->bv_val, v[i]->bv_len)) {
+				free(best);
+				best = strndup(v[i]->bv_val, v[i]->bv_len);
+				best_len = best != NULL ? v[i]->bv_len : 0;
+			}
+		}
+		ldap_value_free_len(v);
+	}
+	ldap_msgfree(res);
+	if (best != NULL)
+		return best;
+	/* no root DSE to read: the parent of ldap_base, after its first unescaped comma */
+	for (const char *p = base; *p != '\0'; p++) {
+		if (*p == '\\' && p[1] != '\0')
+			p++;
+		else if (*p == ',')
+			return strdup(p + 1);
+	}
+	return NULL;
+}
+
 /*
  * The DN of the account with this uidNumber under ldap_user_base (default:
- * the parent of ldap_base): the entries' owner attribute.  NULL when the
- * owner is not in this directory (a local or another directory's user).
+ * the directory's suffix that holds ldap_base): the entries' owner
+ * attribute.  NULL when the owner is not in this directory (a local or
+ * another directory's user).
  */
 static char *
 owner_dn(struct conn *c, uid_t uid)
 {
-	const char *base = c->cfg->ldap.user_base;
 	char *attrs[] = { "1.1", NULL };
-	char filter[96], *dn = NULL;
+	char filter[96], *dn = NULL, *suffix = NULL;
+	const char *base = c->cfg->ldap.user_base;
 	LDAPMessage *res = NULL, *e;
 	int rc;
 
-	if (base == NULL) {
-		/* the parent of ldap_base: everything after its first unescaped comma */
-		for (const char *p = c->cfg->ldap.base; *p != '\0'; p++) {
-			if (*p == '\\' && p[1] != '\0') {
-				p++;
-			} else if (*p == ',') {
-				base = p + 1;
-				break;
-			}
-		}
-		if (base == NULL)
-			return NULL;
-	}
-	snprintf(filter, sizeof(filter), "(&(objectClass=posixAccount)(uidNumber=%u))", (unsigned)uid);
-	if (!budget(c, "search"))
+	if (base == NULL && (base = suffix = base_suffix(c)) == NULL)
 		return NULL;
+	snprintf(filter, sizeof(filter), "(&(objectClass=posixAccount)(uidNumber=%u))", (unsigned)uid);
+	if (!budget(c, "search")) {
+		free(suffix);
+		return NULL;
+	}
 	rc = ldap_search_ext_s(c->ld, base, LDAP_SCOPE_SUBTREE, filter, attrs, 0, NULL, NULL, &c->tv, 2, &res);
+	free(suffix);
 	if ((rc == LDAP_SUCCESS || rc == LDAP_SIZELIMIT_EXCEEDED) && ldap_count_entries(c->ld, res) == 1 &&
 	    (e = ldap_first_entry(c->ld, res)) != NULL) {
 		char *d = ldap_get_dn(c->ld, e);

@@ -82,6 +82,25 @@ check_nomatch "bob (not in the directory): no subidRangeOwner" "subidRangeOwner"
 check_eq "bob: the next slot, the same on both hosts" "$((M + C)) $C $((M + C)) $C" \
 	"$(replica 2002 "$H1") $(replica 2002 "$H2")"
 
+# ---- ldap_user_base unset: owners are found under the directory's suffix ------------------
+# an ldap_base two levels below the suffix: its parent (ou=subid) holds no accounts
+ldap_as_admin ldapadd >/dev/null <<EOF
+dn: ou=deep,$LDAP_SUBID_BASE
+objectClass: organizationalUnit
+ou: deep
+EOF
+add_user erin 2005
+ldap_add_user erin 2005
+host_conf "$W/deep.conf" "$W/deep/subid.db"
+sed -i "s|^ldap_base = .*|ldap_base = ou=deep,$LDAP_SUBID_BASE|" "$W/deep.conf"
+# its own allocator: a pool of its own, so its ranges never meet ou=subid's
+printf 'range_min = %s\n' $((M + 1024 * C)) >>"$W/deep.conf"
+pam_service subid-deep "[success=ok default=die] $PAM_MODULE conf=$W/deep.conf" "required pam_permit.so"
+check "erin: first login with ldap_base below ou=subid" pamtester subid-deep erin open_session close_session
+check_match "erin: subidRangeOwner is her DN, found under the suffix (not under ldap_base's parent)" \
+	"^subidRangeOwner: uid=erin,$(rx "$LDAP_PEOPLE_BASE")$" \
+	"$(ldap_search -LLL -b "ou=deep,$LDAP_SUBID_BASE" '(uidNumber=2005)' subidRangeOwner)"
+
 # ---- the plugin serves host 1's replica -------------------------------------------------
 enable_plugin
 check_eq "getsubids alice (plugin, replica)" "0: alice $M $C" "$(getsubids alice 2>&1)"
