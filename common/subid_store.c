@@ -832,6 +832,23 @@ row_range(sqlite3_stmt *s, int col, struct subid_grant *g)
 
 /* ---- lookups ------------------------------------------------------------------ */
 
+/*
+ * Step a query that returns at most one row: SQLITE_ROW, or the result the
+ * caller returns when there is none (NOTFOUND) or on an error (ERR, logged).
+ */
+static int
+step_one(struct subid_store *st, sqlite3_stmt *s)
+{
+	int rc = sqlite3_step(s);
+
+	if (rc == SQLITE_ROW)
+		return SQLITE_ROW;
+	if (rc == SQLITE_DONE)
+		return SUBID_STORE_NOTFOUND;
+	db_error(st, "read");
+	return SUBID_STORE_ERR;
+}
+
 int
 subid_store_get(struct subid_store *st, uid_t uid, enum subid_kind kind, struct subid_grant *out)
 {
@@ -842,16 +859,11 @@ subid_store_get(struct subid_store *st, uid_t uid, enum subid_kind kind, struct 
 		return SUBID_STORE_ERR;
 	sqlite3_bind_int64(s, 1, (int64_t)uid);
 	sqlite3_bind_int(s, 2, (int)kind);
-	rc = sqlite3_step(s);
+	rc = step_one(st, s);
 	if (rc == SQLITE_ROW) {
 		rc = row_range(s, 0, out) ? SUBID_STORE_OK : SUBID_STORE_ERR;
 		if (rc != SUBID_STORE_OK)
 			subid_log(st->log, LOG_ERR, "store error path=%s uid=%u reason=\"invalid range row\"", st->path, (unsigned)uid);
-	} else if (rc == SQLITE_DONE) {
-		rc = SUBID_STORE_NOTFOUND;
-	} else {
-		db_error(st, "read");
-		rc = SUBID_STORE_ERR;
 	}
 	sqlite3_finalize(s);
 	return rc;
@@ -867,7 +879,7 @@ subid_store_name(struct subid_store *st, uid_t uid, char **name)
 	if (s == NULL)
 		return SUBID_STORE_ERR;
 	sqlite3_bind_int64(s, 1, (int64_t)uid);
-	rc = sqlite3_step(s);
+	rc = step_one(st, s);
 	if (rc == SQLITE_ROW) {
 		const unsigned char *v = sqlite3_column_text(s, 0);
 
@@ -876,11 +888,6 @@ subid_store_name(struct subid_store *st, uid_t uid, char **name)
 			subid_log(st->log, LOG_CRIT, "store error path=%s reason=\"out of memory\"", st->path);
 			rc = SUBID_STORE_ERR;
 		}
-	} else if (rc == SQLITE_DONE) {
-		rc = SUBID_STORE_NOTFOUND;
-	} else {
-		db_error(st, "read");
-		rc = SUBID_STORE_ERR;
 	}
 	sqlite3_finalize(s);
 	return rc;
@@ -937,7 +944,7 @@ subid_store_owner_of(struct subid_store *st, enum subid_kind kind, uint64_t id, 
 	}
 	sqlite3_bind_int(s, 1, (int)kind);
 	sqlite3_bind_int64(s, 2, (int64_t)id);
-	rc = sqlite3_step(s);
+	rc = step_one(st, s);
 	if (rc == SQLITE_ROW) {
 		if (!row_range(s, 1, &g)) {
 			rc = SUBID_STORE_ERR;
@@ -947,11 +954,6 @@ subid_store_owner_of(struct subid_store *st, enum subid_kind kind, uint64_t id, 
 		} else {
 			rc = SUBID_STORE_NOTFOUND;
 		}
-	} else if (rc == SQLITE_DONE) {
-		rc = SUBID_STORE_NOTFOUND;
-	} else {
-		db_error(st, "read");
-		rc = SUBID_STORE_ERR;
 	}
 	sqlite3_finalize(s);
 	return rc;

@@ -325,6 +325,29 @@ EOF
 	fi
 }
 
+# ---- a host's configuration -----------------------------------------------------------
+
+# ldap_host_conf FILE DB [KEY=VALUE...]: install (write_conf) a host's subid.conf
+# for this directory: store = ldap, its own replica DB, ldap_uri, ldap_base =
+# $LDAP_SUBID_BASE, the host's bind with $W/host.pw (the test copies
+# $LDAP_HOST_PW_FILE there, root-owned 0600), ldap_timeout = 5.  Each
+# KEY=VALUE replaces that key or adds one; an empty VALUE drops the key.
+ldap_host_conf() {
+	local file=$1 db=$2 kv k
+	shift 2
+	local -A val=([store]=ldap [db_path]=$db [ldap_uri]=$LDAP_URI [ldap_base]=$LDAP_SUBID_BASE
+		[ldap_bind_dn]=$LDAP_HOST_DN [ldap_bind_pw_file]=$W/host.pw [ldap_timeout]=5)
+	local order=(store db_path ldap_uri ldap_base ldap_bind_dn ldap_bind_pw_file ldap_timeout)
+	for kv in "$@"; do
+		k=${kv%%=*}
+		[ -n "${val[$k]+set}" ] || order+=("$k")
+		val[$k]=${kv#*=}
+	done
+	for k in "${order[@]}"; do
+		[ -z "${val[$k]}" ] || printf '%s = %s\n' "$k" "${val[$k]}"
+	done | write_conf "$file"
+}
+
 # ---- server ------------------------------------------------------------------------
 
 # A CA, a server certificate for 127.0.0.1 signed by it, and an unrelated CA.

@@ -84,20 +84,8 @@ check "FreeIPA schema: ipa2's entry at the pool's third slot is accepted" ipa_en
 DB=$W/h1/subid.db
 # host_conf ON_MISS: this host's config (the FreeIPA preset, its replica)
 host_conf() {
-	write_conf <<EOF
-store = ldap
-db_path = $DB
-range_min = $M
-range_count = $C
-ldap_uri = $LDAP_URI
-ldap_base = $IPA
-ldap_user_base = $PEOPLE
-ldap_attr_map = freeipa
-ldap_bind_dn = $LDAP_HOST_DN
-ldap_bind_pw_file = $W/host.pw
-ldap_timeout = 2
-ldap_lookup_on_miss = $1
-EOF
+	ldap_host_conf "$SUBID_CONF_PATH" "$DB" range_min="$M" range_count="$C" ldap_base="$IPA" \
+		ldap_user_base="$PEOPLE" ldap_attr_map=freeipa ldap_timeout=2 ldap_lookup_on_miss="$1"
 }
 host_conf no
 # the module's result becomes pamtester's exit status

@@ -29,17 +29,7 @@ done >>/etc/passwd
 : >>/etc/subuid
 : >>/etc/subgid
 install -m 0600 "$LDAP_HOST_PW_FILE" "$W/host.pw"
-for h in 1 2 3 4; do
-	write_conf "$W/h$h.conf" <<EOF
-store = ldap
-db_path = $W/h$h/subid.db
-ldap_uri = $LDAP_URI
-ldap_base = $LDAP_SUBID_BASE
-ldap_bind_dn = $LDAP_HOST_DN
-ldap_bind_pw_file = $W/host.pw
-ldap_timeout = 5
-EOF
-done
+for h in 1 2 3 4; do ldap_host_conf "$W/h$h.conf" "$W/h$h/subid.db"; done
 
 # directory_state: "uid start" of every entry (subuid start), sorted
 directory_state() {

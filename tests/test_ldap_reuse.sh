@@ -32,20 +32,11 @@ for i in $(seq 1 12); do add_user "r$i" $((6000 + i)); done
 : >>/etc/subgid
 install -m 0600 "$LDAP_HOST_PW_FILE" "$W/host.pw"
 
-# host_conf FILE DB [EXTRA]: a host with its own replica, pool of $SLOTS slots
+# host_conf FILE DB [KEY=VALUE...]: a host with its own replica, pool of $SLOTS slots
 host_conf() {
-	write_conf "$1" <<EOF
-store = ldap
-db_path = $2
-range_min = $M
-range_max = $((M + SLOTS * C))
-ldap_uri = $LDAP_URI
-ldap_base = $LDAP_SUBID_BASE
-ldap_bind_dn = $LDAP_HOST_DN
-ldap_bind_pw_file = $W/host.pw
-ldap_timeout = 2
-${3:-}
-EOF
+	local file=$1 db=$2
+	shift 2
+	ldap_host_conf "$file" "$db" range_min="$M" range_max="$((M + SLOTS * C))" ldap_timeout=2 "$@"
 }
 for h in 1 2 3 4; do
 	host_conf "$W/h$h.conf" "$W/h$h/subid.db"
@@ -61,6 +52,20 @@ start() {
 nentries() { ldap_search -LLL "(&(objectClass=subordinateIdEntry)(uidNumber=$1))" dn | grep -c '^dn:' || true; }
 nclaims() { ldap_search -LLL -b "cn=allocator,$LDAP_SUBID_BASE" -s one '(objectClass=applicationProcess)' dn | grep -c '^dn:' || true; }
 claimed() { ldap_search -LLL -b "cn=allocator,$LDAP_SUBID_BASE" -s one "(cn=$1)" dn | grep -c '^dn:' || true; }
+# hand_entry UID START COUNT: an entry made by hand (or by another tool): no claim,
+# subuid and subgid both [START, START + COUNT)
+hand_entry() {
+	ldap_as_admin ldapadd >/dev/null <<EOF
+dn: cn=$1,$LDAP_SUBID_BASE
+objectClass: subordinateIdEntry
+cn: $1
+uidNumber: $1
+subUidNumber: $2
+subUidCount: $3
+subGidNumber: $2
+subGidCount: $3
+EOF
+}
 # release UID: what an admin does by hand: the owner's entry, then its slot claim
 release() {
 	local s
@@ -151,16 +156,7 @@ done
 # ---- a range made by hand is never handed out -------------------------------------------
 s3=$(start 6003)
 release 6003
-ldap_as_admin ldapadd >/dev/null <<EOF
-dn: cn=6999,$LDAP_SUBID_BASE
-objectClass: subordinateIdEntry
-cn: 6999
-uidNumber: 6999
-subUidNumber: $((s3 + 100))
-subUidCount: 1000
-subGidNumber: $((s3 + 100))
-subGidCount: 1000
-EOF
+hand_entry 6999 "$((s3 + 100))" "1000"
 loser=
 for u in 6007 6008 6009 6010; do [ -z "$(start $u)" ] && loser=$u && break; done
 check_fail "a slot overlapped by a hand-made entry is not handed out" pamtester subid-h2 "r$((loser - 6000))" open_session close_session
@@ -184,16 +180,7 @@ check "the directory's ranges still do not overlap" directory_ok
 # ---- a hand-made range longer than a slot, starting below the pool, is seen ------------------
 # it starts before any window of candidates, so only its length tells it reaches slot 0
 release 6001
-ldap_as_admin ldapadd >/dev/null <<EOF
-dn: cn=6998,$LDAP_SUBID_BASE
-objectClass: subordinateIdEntry
-cn: 6998
-uidNumber: 6998
-subUidNumber: $((M - C - 10))
-subUidCount: $((2 * C + 20))
-subGidNumber: $((M - C - 10))
-subGidCount: $((2 * C + 20))
-EOF
+hand_entry 6998 "$((M - C - 10))" "$((2 * C + 20))"
 free_user=
 for u in 6007 6008 6009 6010 6011; do [ -z "$(start $u)" ] && free_user=$u && break; done
 log_clear
@@ -240,7 +227,7 @@ start_userns_sleeper 6004
 check_fail "ldap_lookup_on_miss unset: setuid newuidmap refuses r4's range" \
 	as_user 6004 newuidmap "$SLEEPER_PID" 0 "$s4" "$C"
 stop_sleeper "$SLEEPER_PID"
-host_conf "$SUBID_CONF_PATH" "$W/h4/subid.db" "ldap_lookup_on_miss = yes"
+host_conf "$SUBID_CONF_PATH" "$W/h4/subid.db" ldap_lookup_on_miss=yes
 check_eq "ldap_lookup_on_miss = yes: getsubids r4 asks the directory" "0: r4 $s4 $C" "$(getsubids r4 2>&1)"
 check_eq "... getsubids -g r4 too" "0: r4 $s4 $C" "$(getsubids -g r4 2>&1)"
 check_eq "... by uid as well" "0: 6004 $s4 $C" "$(getsubids 6004 2>&1)"
@@ -255,16 +242,7 @@ check_eq "the plugin wrote nothing to the replica" "" "$(db_query 'SELECT start 
 check_eq "a user without an entry: nothing" "" "$(getsubids r12 2>/dev/null || true)"
 
 # ---- an entry over real IDs (written by a rogue host) is refused, not served ----------------
-ldap_as_admin ldapadd >/dev/null <<EOF
-dn: cn=6012,$LDAP_SUBID_BASE
-objectClass: subordinateIdEntry
-cn: 6012
-uidNumber: 6012
-subUidNumber: 0
-subUidCount: $C
-subGidNumber: 0
-subGidCount: $C
-EOF
+hand_entry 6012 "0" "$C"
 log_clear
 check_fail "an entry holding root's ID: the login gets nothing" pamtester subid-h1 r12 open_session close_session
 log_grep "ldap refused uid=6012 subuid=0\+$C subgid=0\+$C reason=\"the directory's entry overlaps real account IDs" \

@@ -171,15 +171,7 @@ sssd_start "$U1"
 : >>/etc/subgid
 DB=$W/h1/subid.db
 install -m 0600 -o 0 -g 0 "$LDAP_HOST_PW_FILE" "$W/host.pw"
-write_conf <<EOF
-store = ldap
-db_path = $DB
-ldap_uri = $LDAP_URI
-ldap_base = $LDAP_SUBID_BASE
-ldap_bind_dn = $LDAP_HOST_DN
-ldap_bind_pw_file = $W/host.pw
-ldap_timeout = 5
-EOF
+ldap_host_conf "$SUBID_CONF_PATH" "$DB"
 # the module's result becomes pamtester's exit status
 pam_service subid-sssd "[success=ok default=die] $PAM_MODULE" "required pam_permit.so"
 

@@ -31,15 +31,7 @@ install -m 0600 "$LDAP_HOST_PW_FILE" "$W/host.pw"
 
 # host_conf FILE DB [PWFILE]: a host's config (the directory, its own replica)
 host_conf() {
-	write_conf "$1" <<EOF
-store = ldap
-db_path = $2
-ldap_uri = $LDAP_URI
-ldap_base = $LDAP_SUBID_BASE
-ldap_bind_dn = $LDAP_HOST_DN
-ldap_bind_pw_file = ${3:-$W/host.pw}
-ldap_timeout = 2
-EOF
+	ldap_host_conf "$1" "$2" ldap_bind_pw_file="${3:-$W/host.pw}" ldap_timeout=2
 }
 H1=$W/h1/subid.db
 H2=$W/h2/subid.db

@@ -26,19 +26,7 @@ for i in 1 2 3 4 5; do add_user "t$i" $((7000 + i)); done
 install -m 0600 "$LDAP_HOST_PW_FILE" "$W/host.pw"
 
 # tls_conf FILE DB URI TLS [CA]: a host talking TLS to the directory
-tls_conf() {
-	write_conf "$1" <<EOF2
-store = ldap
-db_path = $2
-ldap_uri = $3
-ldap_tls = $4
-${5:+ldap_ca_file = $5}
-ldap_base = $LDAP_SUBID_BASE
-ldap_bind_dn = $LDAP_HOST_DN
-ldap_bind_pw_file = $W/host.pw
-ldap_timeout = 5
-EOF2
-}
+tls_conf() { ldap_host_conf "$1" "$2" ldap_uri="$3" ldap_tls="$4" ldap_ca_file="${5:-}"; }
 nentries() { ldap_search -LLL "(&(objectClass=subordinateIdEntry)(uidNumber=$1))" dn | grep -c '^dn:' || true; }
 replica() { db_query "SELECT start || ' ' || count FROM ranges WHERE uid = $1 AND kind = 1" "$2"; }
 # login NAME CONF: the module's result is pamtester's exit status
