@@ -77,20 +77,22 @@ mirror_owner(const struct subid_paths *paths, const struct subid_user *u, const 
 	     const struct subid_file *fu, const struct subid_file *fg, const struct subid_grant *ur,
 	     const struct subid_grant *gr, const struct subid_log *log)
 {
+	const struct {
+		const char *path;
+		const struct subid_file *f;
+		const struct subid_grant *g;
+	} k[2] = { { paths->subuid, fu, ur }, { paths->subgid, fg, gr } };
+	bool renamed = old_name != NULL && strcmp(old_name, u->name) != 0;
 	int rc = 0;
 
-	if (old_name != NULL && strcmp(old_name, u->name) != 0) {
-		if (file_has_line(fu, old_name, ur) &&
-		    subid_mirror_remove(paths->subuid, old_name, ur->start, ur->count, log) != 0)
+	for (size_t i = 0; i < 2; i++) {
+		if (renamed && file_has_line(k[i].f, old_name, k[i].g) &&
+		    subid_mirror_remove(k[i].path, old_name, k[i].g->start, k[i].g->count, log) != 0)
 			rc = -1;
-		if (file_has_line(fg, old_name, gr) &&
-		    subid_mirror_remove(paths->subgid, old_name, gr->start, gr->count, log) != 0)
+		if (!file_has_line(k[i].f, u->name, k[i].g) &&
+		    subid_mirror_add(k[i].path, u->name, k[i].g->start, k[i].g->count, log) != 0)
 			rc = -1;
 	}
-	if (!file_has_line(fu, u->name, ur) && subid_mirror_add(paths->subuid, u->name, ur->start, ur->count, log) != 0)
-		rc = -1;
-	if (!file_has_line(fg, u->name, gr) && subid_mirror_add(paths->subgid, u->name, gr->start, gr->count, log) != 0)
-		rc = -1;
 	return rc;
 }
 

@@ -113,7 +113,8 @@ l_ready(const struct subid_log *log)
  * leaves room for clocks that disagree between hosts.
  */
 #define CLAIM_STALE_S 3600
-#define CLAIM_DESC "subid slot claimed for uid %u at %lld"
+#define CLAIM_PREFIX "subid slot claimed for uid "
+#define CLAIM_DESC CLAIM_PREFIX "%u at %lld"
 
 /* The names a directory's entries use (ldap_attr_map). */
 struct attr_map {
@@ -743,6 +744,30 @@ claim_slot(struct conn *c, uint64_t start, uid_t uid)
 }
 
 /*
+ * A claim's description as claim_slot() writes it: CLAIM_DESC, every number
+ * whole and in range (no sscanf: it would take "12x" or wrap a huge value).
+ */
+static bool
+parse_claim(const char *desc, unsigned *uid, long long *at)
+{
+	const char *p = desc + sizeof(CLAIM_PREFIX) - 1, *sep;
+	char num[24];
+	uint64_t u, t;
+
+	if (strncmp(desc, CLAIM_PREFIX, sizeof(CLAIM_PREFIX) - 1) != 0 || (sep = strstr(p, " at ")) == NULL ||
+	    (size_t)(sep - p) >= sizeof(num))
+		return false;
+	memcpy(num, p, (size_t)(sep - p));
+	num[sep - p] = '\0';
+	if (!subid_parse_u64(num, &u) || u >= SUBID_ID_LIMIT || !subid_parse_u64(sep + 4, &t) ||
+	    t > (uint64_t)INT64_MAX)
+		return false;
+	*uid = (unsigned)u;
+	*at = (long long)t;
+	return true;
+}
+
+/*
  * The claim at start exists, but no entry covers its slot (next_free saw
  * none): take it over if subid made it more than CLAIM_STALE_S ago, by a
  * compare-and-swap of its description, which only one host can win.  A
@@ -761,7 +786,7 @@ take_stale_claim(struct conn *c, uint64_t start, uid_t uid)
 	struct berval **v;
 	long long at, now = (long long)time(NULL);
 	unsigned prev;
-	int rc, end = 0;
+	int rc;
 	bool ours = false;
 
 	if (claim_dn(c, start, dn, sizeof(dn)) != 0)
@@ -782,7 +807,7 @@ take_stale_claim(struct conn *c, uint64_t start, uid_t uid)
 	if (v != NULL && v[0] != NULL && v[1] == NULL && v[0]->bv_len < sizeof(old)) {
 		memcpy(old, v[0]->bv_val, v[0]->bv_len);
 		old[v[0]->bv_len] = '\0';
-		ours = sscanf(old, CLAIM_DESC "%n", &prev, &at, &end) == 2 && old[end] == '\0';
+		ours = parse_claim(old, &prev, &at);
 	}
 	ldap_value_free_len(v);
 	ldap_msgfree(res);
