@@ -35,20 +35,58 @@ in_list(const struct subid_strlist *l, const char *s)
 	return false;
 }
 
-/* Does a file line belong to this owner (by name, or by decimal uid)? */
+/*
+ * Does a file line name this account?  An owner of digits names a UID, any
+ * other owner a user name: a name of digits is never taken for the account
+ * it spells (such names are refused anyway), nor a UID for a name.  name
+ * may be NULL (an account NSS does not know), has_uid false (nor its UID).
+ */
 static bool
-entry_is_owner(const struct subid_file_entry *e, const char *name, const char *uidstr)
+line_names(const struct subid_file_entry *e, const char *name, bool has_uid, uid_t uid)
 {
-	return (name != NULL && strcmp(e->owner, name) == 0) || (uidstr != NULL && strcmp(e->owner, uidstr) == 0);
+	char uidstr[16];
+
+	if (!subid_name_is_numeric(e->owner))
+		return name != NULL && strcmp(e->owner, name) == 0;
+	if (!has_uid)
+		return false;
+	snprintf(uidstr, sizeof(uidstr), "%u", (unsigned)uid);
+	return strcmp(e->owner, uidstr) == 0;
 }
 
-static bool
-file_has_owner(const struct subid_file *f, const char *name, const char *uidstr)
+/*
+ * Is the line the account's own: it names the account, and the store
+ * attributes no part of it to another owner (a line the mirror wrote for an
+ * owner since renamed or deleted stays his, whoever has his old name now).
+ * st may be NULL (no store yet).  1 yes, 0 no, -1 error (logged).
+ */
+static int
+line_is_owners(struct subid_store *st, const struct subid_file_entry *e, const char *name, bool has_uid, uid_t uid)
 {
-	for (size_t i = 0; i < f->n; i++)
-		if (entry_is_owner(&f->v[i], name, uidstr))
-			return true;
-	return false;
+	int rc;
+
+	if (!line_names(e, name, has_uid, uid))
+		return 0;
+	if (st == NULL)
+		return 1;
+	/* an owner NSS does not know matches every store owner: uid -1 is nobody's */
+	rc = subid_store_overlap(st, 0, e->start, e->count, has_uid ? uid : (uid_t)-1, NULL, NULL);
+	if (rc == SUBID_STORE_ERR)
+		return -1;
+	return rc == SUBID_STORE_NOTFOUND;
+}
+
+/* Does f hold a line that is u's own?  1 yes, 0 no, -1 error. */
+static int
+file_has_own_line(struct subid_store *st, const struct subid_file *f, const struct subid_user *u)
+{
+	for (size_t i = 0; i < f->n; i++) {
+		int rc = line_is_owners(st, &f->v[i], u->name, true, u->uid);
+
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
 }
 
 /* Is "name:start:count" a line of f? */
@@ -97,21 +135,222 @@ mirror_owner(const struct subid_paths *paths, const struct subid_user *u, const 
 }
 
 /*
+ * mirror_files: lines the mirror wrote for another owner (the store holds
+ * exactly that range for him) under the name u has now, or under u's UID,
+ * are stale: their owner was renamed or deleted, and his old name went to
+ * u.  Docker and LXC would give u those IDs, so they follow their owner to
+ * his current name, or are removed when he has no account (his range stays
+ * his in the store until "subidctl reclaim").  Lines the store does not
+ * know are the admin's and left alone ("subidctl check" reports them).
+ * 0, or -1 when a file could not be fixed (logged).
+ */
+static int
+rehome_stale_lines(struct subid_store *st, const struct subid_paths *paths, const struct subid_user *u,
+		   const struct subid_file *fu, const struct subid_file *fg, const struct subid_log *log)
+{
+	const struct {
+		const char *path;
+		const struct subid_file *f;
+		enum subid_kind kind;
+	} k[2] = { { paths->subuid, fu, SUBID_KIND_UID }, { paths->subgid, fg, SUBID_KIND_GID } };
+	int ret = 0;
+
+	for (size_t i = 0; i < 2; i++) {
+		for (size_t j = 0; j < k[i].f->n; j++) {
+			const struct subid_file_entry *e = &k[i].f->v[j];
+			struct subid_user v = { 0, 0, NULL };
+			struct subid_grant g;
+			char safe[SUBID_LOG_STR_MAX], vsafe[SUBID_LOG_STR_MAX];
+			uid_t other;
+			int rc;
+
+			if (!line_names(e, u->name, true, u->uid))
+				continue;
+			rc = subid_store_overlap(st, k[i].kind, e->start, e->count, u->uid, &other, &g);
+			if (rc == SUBID_STORE_ERR)
+				return -1;
+			if (rc != SUBID_STORE_OK || g.start != e->start || g.count != e->count)
+				continue;
+			rc = subid_user_lookup_uid(other, &v);
+			if (rc < 0)
+				return -1;
+			subid_log_str(e->owner, safe, sizeof(safe));
+			if (rc == 0 && strcmp(v.name, e->owner) == 0) {
+				/* two accounts share the name: the line is the other one's */
+				subid_user_free(&v);
+				continue;
+			}
+			subid_log(log, LOG_NOTICE, "mirror stale path=%s owner=%s start=%" PRIu64 " count=%" PRIu64
+				  " written_for=%u now=%s uid=%u", k[i].path, safe, e->start, e->count, (unsigned)other,
+				  rc == 0 ? subid_log_str(v.name, vsafe, sizeof(vsafe)) : "(no account)",
+				  (unsigned)u->uid);
+			if (subid_mirror_remove(k[i].path, e->owner, e->start, e->count, log) != 0)
+				ret = -1;
+			else if (rc == 0 && !subid_name_is_numeric(v.name) &&
+				 subid_mirror_add(k[i].path, v.name, e->start, e->count, log) != 0)
+				ret = -1;
+			subid_user_free(&v);
+		}
+	}
+	return ret;
+}
+
+/* The pool and the intervals an allocation must avoid: file lines, reserved, real IDs. */
+static int
+taken_intervals(const struct subid_config *cfg, const struct subid_file *fu, const struct subid_file *fg,
+		struct subid_interval **taken, size_t *ntaken)
+{
+	struct subid_interval *nv;
+
+	*taken = NULL;
+	*ntaken = 0;
+	if (subid_file_intervals(fu, taken, ntaken) != 0 || subid_file_intervals(fg, taken, ntaken) != 0)
+		return -1;
+	nv = realloc(*taken, (*ntaken + cfg->n_reserved + 1) * sizeof(*nv));
+	if (nv == NULL)
+		return -1;
+	*taken = nv;
+	if (cfg->n_reserved > 0)
+		memcpy(nv + *ntaken, cfg->reserved, cfg->n_reserved * sizeof(*nv));
+	*ntaken += cfg->n_reserved;
+	subid_config_real_ids(cfg, &nv[(*ntaken)++]);
+	*ntaken = subid_intervals_normalize(nv, *ntaken);
+	return 0;
+}
+
+/*
+ * A directory entry is untrusted input (any host's bind DN may write it):
+ * before it reaches the replica or newuidmap, its ranges must lie in the
+ * pool and overlap no local /etc/subuid or /etc/subgid line (but the
+ * owner's own), and no other owner's row in the replica (st, may be NULL).
+ * Real IDs and reserved intervals were checked by the ldap module.
+ * 0 acceptable, 1 refused (logged with both owners), -1 error.
+ */
+static int
+directory_ranges_ok(const struct subid_config *cfg, struct subid_store *st, const struct subid_user *u,
+		    const struct subid_file *fu, const struct subid_file *fg, const struct subid_grant *ur,
+		    const struct subid_grant *gr, const struct subid_log *log)
+{
+	const struct subid_grant *g[2] = { ur, gr };
+	const struct subid_file *f[2] = { fu, fg };
+	char why[160];
+
+	why[0] = '\0';
+	for (int k = 0; k < 2 && why[0] == '\0'; k++) {
+		uint64_t end;
+		uid_t other;
+		int rc;
+
+		if (!subid_range_end(g[k]->start, g[k]->count, &end) || g[k]->start < cfg->range_min ||
+		    end > cfg->range_max) {
+			snprintf(why, sizeof(why), "lies outside the pool [%" PRIu64 ", %" PRIu64 ")", cfg->range_min,
+				 cfg->range_max);
+			break;
+		}
+		for (int fk = 0; fk < 2; fk++)
+			for (size_t i = 0; i < f[fk]->n && why[0] == '\0'; i++) {
+				const struct subid_file_entry *e = &f[fk]->v[i];
+
+				if (e->start < end && g[k]->start < e->start + e->count &&
+				    !line_names(e, u->name, true, u->uid))
+					snprintf(why, sizeof(why), "overlaps a line of %s",
+						 fk == 0 ? "/etc/subuid" : "/etc/subgid");
+			}
+		if (why[0] != '\0' || st == NULL)
+			continue;
+		rc = subid_store_overlap(st, 0, g[k]->start, g[k]->count, u->uid, &other, NULL);
+		if (rc == SUBID_STORE_ERR)
+			return -1;
+		if (rc == SUBID_STORE_OK)
+			snprintf(why, sizeof(why), "overlaps uid %u's ranges in the local replica", (unsigned)other);
+	}
+	if (why[0] == '\0')
+		return 0;
+	subid_log(log, LOG_ERR, "ldap refused uid=%u subuid=%" PRIu64 "+%" PRIu64 " subgid=%" PRIu64 "+%" PRIu64
+		  " reason=\"the directory's entry %s\"", (unsigned)u->uid, ur->start, ur->count, gr->start,
+		  gr->count, why);
+	return 1;
+}
+
+static int unmirror_owner(struct subid_store *st, const struct subid_paths *paths, uid_t uid,
+			  const struct subid_log *log);
+
+static bool
+grants_overlap(const struct subid_grant *a, const struct subid_grant *b)
+{
+	return a->start < b->start + b->count && b->start < a->start + a->count;
+}
+
+/*
+ * The directory gave u ranges that the replica holds for another owner.
+ * Either that row is stale (the directory has released the owner's entry or
+ * moved it since this host last saw it): then the space is u's by the
+ * authority's word for both owners, and the stale rows go.  Or the other
+ * owner's entry still holds the space: two entries claim one range, and u's
+ * is refused (whoever wrote the second one cannot displace the first).
+ * Asked of the directory by the other owner's UID.  0 the other owner's rows
+ * dropped (put again), 1 refused (logged), -1 error (logged).
+ */
+static int
+settle_replica_conflict(const struct subid_config *cfg, const struct subid_paths *paths, struct subid_store *st,
+			const struct subid_user *u, uid_t other, const struct subid_grant *ur,
+			const struct subid_grant *gr, const struct subid_log *log)
+{
+	struct subid_grant vur, vgr;
+	int rc = subid_ldap_lookup(cfg, other, &vur, &vgr, log);
+
+	if (rc == SUBID_LDAP_OK && !grants_overlap(&vur, ur) && !grants_overlap(&vur, gr) &&
+	    !grants_overlap(&vgr, ur) && !grants_overlap(&vgr, gr))
+		rc = 1;		/* the other owner's entry is elsewhere now */
+	if (rc != 1) {
+		subid_log(log, LOG_ERR, "ldap refused uid=%u subuid=%" PRIu64 "+%" PRIu64 " subgid=%" PRIu64 "+%" PRIu64
+			  " reason=\"the directory's entry overlaps uid %u's ranges in the local replica, %s\"",
+			  (unsigned)u->uid, ur->start, ur->count, gr->start, gr->count, (unsigned)other,
+			  rc == SUBID_LDAP_OK ? "which the directory still gives to that owner" : "and the directory "
+			  "could not confirm that they are free");
+		return 1;
+	}
+	if (cfg->mirror_files && unmirror_owner(st, paths, other, log) != 0)
+		return -1;
+	if (subid_store_release(st, other) == SUBID_STORE_ERR)
+		return -1;
+	subid_log(log, LOG_NOTICE, "replica dropped uid=%u reason=\"the directory no longer gives it these IDs; "
+		  "they are uid %u's now\"", (unsigned)other, (unsigned)u->uid);
+	return 0;
+}
+
+/*
  * store = ldap: the directory decides, the local store keeps a replica.
  * With the directory unreachable, an owner the replica knows keeps his
  * ranges; nobody new is granted anything.  0, or -1 (logged).
  */
 static int
-ensure_ldap(const struct subid_config *cfg, struct subid_store *st, const struct subid_user *u, const char *safe,
-	    const struct subid_interval *taken, size_t ntaken, struct subid_grant *ur, struct subid_grant *gr,
-	    bool *granted, const struct subid_log *log)
+ensure_ldap(const struct subid_config *cfg, const struct subid_paths *paths, struct subid_store *st,
+	    const struct subid_user *u, const char *safe,
+	    const struct subid_file *fu, const struct subid_file *fg, const struct subid_interval *taken,
+	    size_t ntaken, struct subid_grant *ur, struct subid_grant *gr, bool *granted,
+	    const struct subid_log *log)
 {
 	bool changed;
+	uid_t other;
 	int rc;
 
 	rc = subid_ldap_ensure(cfg, u->uid, u->name, taken, ntaken, ur, gr, granted, log);
-	if (rc == SUBID_LDAP_OK)
-		return subid_store_put(st, u->uid, u->name, ur, gr, &changed) == SUBID_STORE_OK ? 0 : -1;
+	if (rc == SUBID_LDAP_OK) {
+		/* the replica's rows of other owners are settled one by one below */
+		rc = directory_ranges_ok(cfg, NULL, u, fu, fg, ur, gr, log) == 0 ? SUBID_STORE_CONFLICT : -1;
+		for (int tries = 0; rc == SUBID_STORE_CONFLICT; tries++) {
+			rc = subid_store_put(st, u->uid, u->name, ur, gr, &changed, &other);
+			if (rc != SUBID_STORE_CONFLICT)
+				break;
+			/* each try drops one stale owner; more than a few is no stale replica */
+			if (tries == 4 || settle_replica_conflict(cfg, paths, st, u, other, ur, gr, log) != 0)
+				rc = -1;
+		}
+		if (rc != SUBID_STORE_OK)
+			*granted = false;
+		return rc == SUBID_STORE_OK ? 0 : -1;
+	}
 	*granted = false;
 	if (rc == SUBID_LDAP_DOWN && subid_store_get(st, u->uid, SUBID_KIND_UID, ur) == SUBID_STORE_OK &&
 	    subid_store_get(st, u->uid, SUBID_KIND_GID, gr) == SUBID_STORE_OK) {
@@ -131,9 +370,10 @@ subid_core_ensure(const struct subid_config *cfg, const struct subid_paths *path
 	struct subid_file fu = { NULL, 0, 0 }, fg = { NULL, 0, 0 };
 	struct subid_interval *taken = NULL;
 	struct subid_store *st = NULL;
+	struct subid_grant have;
 	struct subid_pool pool;
 	size_t ntaken = 0;
-	char uidstr[16], *old_name = NULL;
+	char *old_name = NULL;
 	bool granted = false;
 	enum subid_ensure_rc ret = SUBID_ENSURE_ERROR;
 	char safe[SUBID_LOG_STR_MAX];
@@ -156,6 +396,12 @@ subid_core_ensure(const struct subid_config *cfg, const struct subid_paths *path
 		ret = SUBID_ENSURE_SKIPPED;
 		goto out;
 	}
+	if (subid_name_is_numeric(u.name)) {
+		subid_log(log, LOG_NOTICE, "refused user=%s uid=%u reason=\"numeric user name\"", safe,
+			  (unsigned)u.uid);
+		ret = SUBID_ENSURE_REFUSED;
+		goto out;
+	}
 	if ((flags & SUBID_ENSURE_FORCE) != 0)
 		goto allocate;
 	if (u.uid < cfg->uid_min || in_list(&cfg->skip_users, u.name)) {
@@ -175,45 +421,44 @@ subid_core_ensure(const struct subid_config *cfg, const struct subid_paths *path
 		goto out;
 	}
 allocate:
-
+	if (subid_store_open_rw(&st, cfg->db_path, paths->trusted_uid, log) != SUBID_STORE_OK)
+		goto out;
 	/* every /etc/subuid and /etc/subgid line is taken, whatever "files" says */
 	if (subid_file_load(paths->subuid, &fu, log) != 0 || subid_file_load(paths->subgid, &fg, log) != 0)
 		goto out;
-	snprintf(uidstr, sizeof(uidstr), "%u", (unsigned)u.uid);
-	if (cfg->files && file_has_owner(&fu, u.name, uidstr) && file_has_owner(&fg, u.name, uidstr)) {
-		subid_log(log, LOG_DEBUG, "user=%s uid=%u has ranges in %s and %s", safe, (unsigned)u.uid,
-			  paths->subuid, paths->subgid);
-		uid_range->start = gid_range->start = 0;
-		uid_range->count = gid_range->count = 0;
-		ret = SUBID_ENSURE_OK;
+	if (cfg->mirror_files && rehome_stale_lines(st, paths, &u, &fu, &fg, log) != 0)
 		goto out;
+	/*
+	 * Does the account have ranges already?  The store answers, by UID;
+	 * lines of the files count only when they are the account's own (an
+	 * owner the store does not know: useradd's, the admin's).
+	 */
+	rc = subid_store_get(st, u.uid, SUBID_KIND_UID, &have);
+	if (rc == SUBID_STORE_ERR)
+		goto out;
+	if (rc == SUBID_STORE_NOTFOUND && cfg->files) {
+		int hu = file_has_own_line(st, &fu, &u), hg = hu == 1 ? file_has_own_line(st, &fg, &u) : 0;
+
+		if (hu < 0 || hg < 0)
+			goto out;
+		if (hu == 1 && hg == 1) {
+			subid_log(log, LOG_DEBUG, "user=%s uid=%u has ranges in %s and %s", safe, (unsigned)u.uid,
+				  paths->subuid, paths->subgid);
+			uid_range->start = gid_range->start = 0;
+			uid_range->count = gid_range->count = 0;
+			ret = SUBID_ENSURE_OK;
+			goto out;
+		}
 	}
-	if (subid_file_intervals(&fu, &taken, &ntaken) != 0 || subid_file_intervals(&fg, &taken, &ntaken) != 0) {
+	if (taken_intervals(cfg, &fu, &fg, &taken, &ntaken) != 0) {
 		subid_log(log, LOG_CRIT, "out of memory");
 		goto out;
 	}
-	{
-		struct subid_interval *nv = realloc(taken, (ntaken + cfg->n_reserved + 1) * sizeof(*nv));
-
-		if (nv == NULL) {
-			subid_log(log, LOG_CRIT, "out of memory");
-			goto out;
-		}
-		taken = nv;
-		if (cfg->n_reserved > 0)
-			memcpy(taken + ntaken, cfg->reserved, cfg->n_reserved * sizeof(*taken));
-		ntaken += cfg->n_reserved;
-		subid_config_real_ids(cfg, &taken[ntaken++]);
-	}
-	ntaken = subid_intervals_normalize(taken, ntaken);
-
-	if (subid_store_open_rw(&st, cfg->db_path, paths->trusted_uid, log) != SUBID_STORE_OK)
-		goto out;
 	/* the name the mirrored lines were written under, before this login records the current one */
 	if (cfg->mirror_files && subid_store_name(st, u.uid, &old_name) == SUBID_STORE_ERR)
 		goto out;
 	if (cfg->store == SUBID_STORE_LDAP) {
-		if (ensure_ldap(cfg, st, &u, safe, taken, ntaken, uid_range, gid_range, &granted, log) != 0)
+		if (ensure_ldap(cfg, paths, st, &u, safe, &fu, &fg, taken, ntaken, uid_range, gid_range, &granted, log) != 0)
 			goto out;
 	} else {
 		pool.min = cfg->range_min;
@@ -321,6 +566,7 @@ subid_core_release(const struct subid_config *cfg, const struct subid_paths *pat
 struct range_vec {
 	struct subid_range *v;
 	size_t n;
+	bool not_caller;	/* collect(): the owner is not the caller it was given */
 };
 
 static int
@@ -351,14 +597,18 @@ to_kind(enum subid_type t)
 
 /*
  * An owner the replica does not know, asked of the directory (anonymous
- * bind, ldap_timeout).  Not written to the replica: the plugin never writes,
- * and the owner's next login does.  0 found, 1 none, -1 error (logged): a
- * directory that cannot answer makes has_range say no.
+ * bind, ldap_timeout), and checked like any directory answer against the
+ * files and the replica (st, may be NULL).  Not written to the replica: the
+ * plugin never writes, and the owner's next login does.  0 found, 1 none
+ * (or refused, logged), -1 error (logged): a directory that cannot answer
+ * makes has_range say no.
  */
 static int
-lookup_directory(const struct subid_config *cfg, const struct subid_user *u, enum subid_type type,
-		 struct subid_grant *g, const struct subid_log *log)
+lookup_directory(const struct subid_config *cfg, const struct subid_paths *paths, struct subid_store *st,
+		 const struct subid_user *u, enum subid_type type, struct subid_grant *g,
+		 const struct subid_log *log)
 {
+	struct subid_file fu = { NULL, 0, 0 }, fg = { NULL, 0, 0 };
 	struct subid_grant ur, gr;
 	int rc = subid_ldap_lookup(cfg, u->uid, &ur, &gr, log);
 
@@ -366,6 +616,14 @@ lookup_directory(const struct subid_config *cfg, const struct subid_user *u, enu
 		return 1;
 	if (rc != SUBID_LDAP_OK)
 		return -1;
+	if (subid_file_load(paths->subuid, &fu, log) != 0 || subid_file_load(paths->subgid, &fg, log) != 0)
+		rc = -1;
+	else
+		rc = directory_ranges_ok(cfg, st, u, &fu, &fg, &ur, &gr, log);
+	subid_file_free(&fu);
+	subid_file_free(&fg);
+	if (rc != 0)
+		return rc;
 	*g = type == ID_TYPE_UID ? ur : gr;
 	return 0;
 }
@@ -376,10 +634,15 @@ lookup_directory(const struct subid_config *cfg, const struct subid_user *u, enu
  * replica miss did not answer and the files have nothing for the owner
  * either (with a range from the files, those are served: a directory outage
  * must not take local entries away).
+ *
+ * The owner is a name (looked up first) or a decimal UID; a UID NSS does not
+ * know (an account of a directory that is unreachable now) is still served
+ * what the store holds for it.  With caller set (has_range inside setuid
+ * newuidmap), an owner that is not the calling UID gets nothing.
  */
 static enum subid_status
 collect(const struct subid_paths *paths, const struct subid_log *log, const char *owner,
-	enum subid_type type, struct range_vec *r)
+	enum subid_type type, const uid_t *caller, struct range_vec *r)
 {
 	struct subid_config cfg;
 	struct subid_user u = { 0, 0, NULL };
@@ -387,12 +650,14 @@ collect(const struct subid_paths *paths, const struct subid_log *log, const char
 	struct subid_file f = { NULL, 0, 0 };
 	struct subid_grant g;
 	enum subid_status ret = SUBID_STATUS_ERROR;
-	char uidstr[16];
-	bool known, dir_failed = false;
+	const char *name;
+	uint64_t v;
+	bool known, has_uid, dir_failed = false;
 	int rc;
 
 	r->v = NULL;
 	r->n = 0;
+	r->not_caller = false;
 	if (owner == NULL || (type != ID_TYPE_UID && type != ID_TYPE_GID))
 		return SUBID_STATUS_ERROR;
 	if (subid_config_load(&cfg, paths->conf, paths->login_defs, paths->trusted_uid, log) != 0)
@@ -406,34 +671,45 @@ collect(const struct subid_paths *paths, const struct subid_log *log, const char
 		goto out;
 	}
 	known = rc == 0;
-	if (known) {
-		snprintf(uidstr, sizeof(uidstr), "%u", (unsigned)u.uid);
-		rc = subid_store_open_ro(&st, cfg.db_path, paths->trusted_uid, log);
+	has_uid = known;
+	name = known ? u.name : owner;
+	if (!known && subid_name_is_numeric(owner) && subid_parse_u64(owner, &v) && v < SUBID_ID_LIMIT &&
+	    (owner[0] != '0' || owner[1] == '\0')) {
+		/* a UID NSS does not know: the store is keyed by UID */
+		u.uid = (uid_t)v;
+		has_uid = true;
+		name = NULL;
+	}
+	if (caller != NULL && (!has_uid || u.uid != *caller)) {
+		r->not_caller = true;
+		ret = SUBID_STATUS_SUCCESS;	/* nothing: has_range says no */
+		goto out;
+	}
+	rc = subid_store_open_ro(&st, cfg.db_path, paths->trusted_uid, log);
+	if (rc == SUBID_STORE_ERR)
+		goto out;
+	if (has_uid && rc == SUBID_STORE_OK) {
+		rc = subid_store_get(st, u.uid, to_kind(type), &g);
 		if (rc == SUBID_STORE_ERR)
 			goto out;
-		if (rc == SUBID_STORE_OK) {
-			rc = subid_store_get(st, u.uid, to_kind(type), &g);
-			if (rc == SUBID_STORE_ERR)
-				goto out;
-			if (rc == SUBID_STORE_OK && vec_add(r, g.start, g.count) != 0)
-				goto oom;
-		}
-		if (rc == SUBID_STORE_NOTFOUND && cfg.store == SUBID_STORE_LDAP && cfg.ldap.lookup_on_miss) {
-			rc = lookup_directory(&cfg, &u, type, &g, log);
-			dir_failed = rc < 0;
-			if (rc == 0 && vec_add(r, g.start, g.count) != 0)
-				goto oom;
-		}
+		if (rc == SUBID_STORE_OK && vec_add(r, g.start, g.count) != 0)
+			goto oom;
+	}
+	if (known && r->n == 0 && cfg.store == SUBID_STORE_LDAP && cfg.ldap.lookup_on_miss) {
+		rc = lookup_directory(&cfg, paths, st, &u, type, &g, log);
+		dir_failed = rc < 0;
+		if (rc == 0 && vec_add(r, g.start, g.count) != 0)
+			goto oom;
 	}
 	if (cfg.files) {
 		if (subid_file_load(type == ID_TYPE_UID ? paths->subuid : paths->subgid, &f, log) != 0)
 			goto out;
 		for (size_t i = 0; i < f.n; i++) {
-			/* an owner NSS does not know may still be named in the file */
-			if (known ? entry_is_owner(&f.v[i], u.name, uidstr) : strcmp(f.v[i].owner, owner) == 0) {
-				if (vec_add(r, f.v[i].start, f.v[i].count) != 0)
-					goto oom;
-			}
+			rc = line_is_owners(st, &f.v[i], name, has_uid, u.uid);
+			if (rc < 0)
+				goto out;
+			if (rc == 1 && vec_add(r, f.v[i].start, f.v[i].count) != 0)
+				goto oom;
 		}
 	}
 	if (dir_failed && r->n == 0)
@@ -465,7 +741,7 @@ subid_core_list(const struct subid_paths *paths, const struct subid_log *log, co
 
 	*ranges = NULL;
 	*count = 0;
-	ret = collect(paths, log, owner, type, &r);
+	ret = collect(paths, log, owner, type, NULL, &r);
 	if (ret != SUBID_STATUS_SUCCESS)
 		return ret;
 	if (r.n == 0) {
@@ -491,7 +767,7 @@ has_refused(const struct subid_log *log, const char *owner, enum subid_type type
 
 enum subid_status
 subid_core_has(const struct subid_paths *paths, const struct subid_log *log, const char *owner,
-	       unsigned long start, unsigned long count, enum subid_type type, bool *result)
+	       unsigned long start, unsigned long count, enum subid_type type, const uid_t *caller, bool *result)
 {
 	struct range_vec r;
 	struct subid_interval *iv = NULL;
@@ -504,7 +780,7 @@ subid_core_has(const struct subid_paths *paths, const struct subid_log *log, con
 		has_refused(log, owner, type, start, count, "not a valid range");
 		return SUBID_STATUS_SUCCESS;
 	}
-	ret = collect(paths, log, owner, type, &r);
+	ret = collect(paths, log, owner, type, caller, &r);
 	if (ret != SUBID_STATUS_SUCCESS)
 		return ret;
 	if (r.n > 0 && (iv = calloc(r.n, sizeof(*iv))) == NULL) {
@@ -518,7 +794,8 @@ subid_core_has(const struct subid_paths *paths, const struct subid_log *log, con
 	}
 	*result = subid_intervals_cover(iv, r.n, start, count);
 	if (!*result)
-		has_refused(log, owner, type, start, count, "not within the owner's ranges");
+		has_refused(log, owner, type, start, count,
+			    r.not_caller ? "the owner is not the calling user" : "not within the owner's ranges");
 	free(iv);
 	free(r.v);
 	return SUBID_STATUS_SUCCESS;
@@ -582,15 +859,19 @@ subid_core_owners(const struct subid_paths *paths, const struct subid_log *log, 
 
 			if (id < f.v[i].start || id - f.v[i].start >= f.v[i].count)
 				continue;
-			rc = subid_user_lookup(f.v[i].owner, true, &u);
+			rc = subid_user_line_owner(f.v[i].owner, &u);
 			if (rc < 0)
 				goto out;
 			if (rc == 1)
 				continue;	/* a line for an owner that no longer exists */
-			rc = uid_add(&v, &n, u.uid);
+			rc = line_is_owners(st, &f.v[i], u.name, true, u.uid);
+			if (rc == 1)
+				rc = uid_add(&v, &n, u.uid) == 0 ? 1 : -2;
 			subid_user_free(&u);
-			if (rc != 0)
+			if (rc == -2)
 				goto oom;
+			if (rc < 0)
+				goto out;
 		}
 	}
 	ret = SUBID_STATUS_SUCCESS;

@@ -29,6 +29,7 @@ enum subid_ensure_rc {
 	SUBID_ENSURE_OK = 0,		/* user owns both ranges now */
 	SUBID_ENSURE_OK_UNMIRRORED,	/* ... but mirror_files could not write them (logged) */
 	SUBID_ENSURE_SKIPPED,		/* root, below uid_min, skip_users/skip_groups */
+	SUBID_ENSURE_REFUSED,		/* a name of digits: never granted (logged) */
 	SUBID_ENSURE_UNKNOWN_USER,
 	SUBID_ENSURE_ERROR,		/* config, store, NSS or pool problem; logged */
 };
@@ -52,9 +53,13 @@ int subid_core_release(const struct subid_config *cfg, const struct subid_paths 
 enum subid_status subid_core_list(const struct subid_paths *paths, const struct subid_log *log,
 				  const char *owner, enum subid_type type,
 				  struct subid_range **ranges, int *count);
+/*
+ * caller: inside a setuid caller (newuidmap), the calling UID: an owner
+ * that is not that UID (by name or decimal UID) has nothing.  NULL elsewhere.
+ */
 enum subid_status subid_core_has(const struct subid_paths *paths, const struct subid_log *log,
 				 const char *owner, unsigned long start, unsigned long count,
-				 enum subid_type type, bool *result);
+				 enum subid_type type, const uid_t *caller, bool *result);
 enum subid_status subid_core_owners(const struct subid_paths *paths, const struct subid_log *log,
 				    unsigned long id, enum subid_type type, uid_t **uids, int *count);
 

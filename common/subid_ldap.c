@@ -105,6 +105,8 @@ l_ready(const struct subid_log *log)
 #define MAX_TRIES 256
 /* starts fetched per search while looking for a free slot */
 #define WINDOW_SLOTS 256
+/* the most entries one window search may return (see window_ranges) */
+#define WINDOW_ENTRIES_MAX (4 * WINDOW_SLOTS + 64)
 #define PW_MAX 1024
 /*
  * A claim whose entry never came (its host died, or lost the directory
@@ -490,6 +492,13 @@ find_owner(struct conn *c, uid_t uid, char **odn, struct subid_grant *ur, struct
 		ldap_msgfree(res);
 		return 1;
 	}
+	if (rc == LDAP_SIZELIMIT_EXCEEDED || ldap_next_entry(c->ld, e) != NULL) {
+		/* which one would be his?  Neither: taking the first lets whoever added one choose */
+		subid_log(c->log, LOG_ERR, "ldap refused uid=%u map=%s reason=\"two entries for one owner in the "
+			  "directory\"", (unsigned)uid, m->name);
+		ldap_msgfree(res);
+		return SUBID_LDAP_ERR;
+	}
 	if (!entry_ranges(c, e, ur, gr)) {
 		subid_log(c->log, LOG_ERR, "ldap error uid=%u map=%s reason=\"entry has invalid ranges\"",
 			  (unsigned)uid, m->name);
@@ -550,7 +559,19 @@ window_ranges(struct conn *c, uint64_t lo, uint64_t hi, struct subid_interval **
 	if (!budget(c, "search"))
 		return SUBID_LDAP_DOWN;
 	rc = ldap_search_ext_s(c->ld, c->cfg->ldap.base, LDAP_SCOPE_SUBTREE, filter, attrs, 0, NULL, NULL,
-			       &c->tv, 0, &res);
+			       &c->tv, WINDOW_ENTRIES_MAX, &res);
+	if (rc == LDAP_SIZELIMIT_EXCEEDED) {
+		/*
+		 * Aligned entries of range_count IDs: at most about two per
+		 * slot in a window.  More is a flood (hand-made or hostile
+		 * tiny entries) that must not make a login hold it in memory.
+		 */
+		ldap_msgfree(res);
+		subid_log(c->log, LOG_ERR, "ldap error reason=\"more than %d entries in the window [%" PRIu64 ", %"
+			  PRIu64 "] of the pool (search size limit): not allocating from a flooded directory\"",
+			  WINDOW_ENTRIES_MAX, lo, hi);
+		return SUBID_LDAP_ERR;
+	}
 	if (rc != LDAP_SUCCESS) {
 		ldap_msgfree(res);
 		return ldap_fail(c, "search", rc);

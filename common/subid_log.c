@@ -1,7 +1,9 @@
 #include "config.h"
 
+#include <pthread.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/auxv.h>
 
 #include "subid_log.h"
 
@@ -24,6 +26,28 @@ subid_log_syslog(void *ctx, int prio, const char *fmt, va_list ap)
 {
 	(void)ctx;
 	vsyslog(LOG_AUTHPRIV | prio, fmt, ap);
+}
+
+static pthread_mutex_t ident_lock = PTHREAD_MUTEX_INITIALIZER;
+
+__attribute__((format(printf, 3, 0))) void
+subid_log_syslog_plugin(void *ctx, int prio, const char *fmt, va_list ap)
+{
+	(void)ctx;
+	if (getauxval(AT_SECURE) == 0) {
+		vsyslog(LOG_AUTHPRIV | prio, fmt, ap);
+		return;
+	}
+	/*
+	 * openlog() sets the ident for the whole process: set ours for this
+	 * one line and drop it again (closelog() forgets it), so the host's
+	 * own lines keep what they had.
+	 */
+	pthread_mutex_lock(&ident_lock);
+	openlog("libsubid_subid", LOG_PID, LOG_AUTHPRIV);
+	vsyslog(LOG_AUTHPRIV | prio, fmt, ap);
+	closelog();
+	pthread_mutex_unlock(&ident_lock);
 }
 
 const char *

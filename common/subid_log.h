@@ -32,4 +32,13 @@ const char *subid_log_str(const char *s, char *buf, size_t len);
 void subid_log_syslog(void *ctx, int prio, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));
 
+/*
+ * The plugin's: like subid_log_syslog, except inside a set-user-ID or
+ * otherwise secure-execution host (newuidmap: getauxval(AT_SECURE)), whose
+ * argv[0], and so the default syslog tag, the caller chose: there the line
+ * goes out under the fixed ident "libsubid_subid".
+ */
+void subid_log_syslog_plugin(void *ctx, int prio, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
 #endif

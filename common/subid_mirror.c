@@ -683,7 +683,7 @@ mirror_update(const char *path, const char *pwd_path, bool add, const char *owne
 	struct mirror_lock ml = { .pwd_fd = -1, .busy_pid = -1, .busy_why = "held" };
 	struct mirror_file mf;
 	struct mirror_ctx cx;
-	char line[MIRROR_LINE_MAX];
+	char line[MIRROR_LINE_MAX], eline[MIRROR_LINE_MAX];
 	char *out = NULL;
 	size_t ll, olen = 0, removed = 0;
 	const char *problem;
@@ -708,6 +708,8 @@ mirror_update(const char *path, const char *pwd_path, bool add, const char *owne
 		return -1;
 	}
 	ll = (size_t)snprintf(line, sizeof(line), "%s:%" PRIu64 ":%" PRIu64, owner, start, count);
+	/* the line as logged: the owner may hold spaces (AD names) that would forge key=value fields */
+	subid_log_str(line, eline, sizeof(eline));
 
 	if (mirror_lock(&ml, path, pwd_path, &cx) != 0)
 		goto out;
@@ -717,7 +719,7 @@ mirror_update(const char *path, const char *pwd_path, bool add, const char *owne
 		bool nl;
 
 		if (has_line(&mf, line, ll)) {
-			subid_log(log, LOG_DEBUG, "mirror present path=%s entry=%s", cx.path, line);
+			subid_log(log, LOG_DEBUG, "mirror present path=%s entry=%s", cx.path, eline);
 			rc = 0;
 			goto out;
 		}
@@ -736,7 +738,7 @@ mirror_update(const char *path, const char *pwd_path, bool add, const char *owne
 		size_t off, n, step;
 
 		if (!has_line(&mf, line, ll)) {
-			subid_log(log, LOG_DEBUG, "mirror absent path=%s entry=%s", cx.path, line);
+			subid_log(log, LOG_DEBUG, "mirror absent path=%s entry=%s", cx.path, eline);
 			rc = 0;
 			goto out;
 		}
@@ -755,9 +757,9 @@ mirror_update(const char *path, const char *pwd_path, bool add, const char *owne
 	if (mirror_write(path, &mf, out, olen, &ml, &cx) != 0)
 		goto out;
 	if (add)
-		subid_log(log, LOG_INFO, "mirror added path=%s entry=%s", cx.path, line);
+		subid_log(log, LOG_INFO, "mirror added path=%s entry=%s", cx.path, eline);
 	else
-		subid_log(log, LOG_INFO, "mirror removed path=%s entry=%s lines=%zu", cx.path, line, removed);
+		subid_log(log, LOG_INFO, "mirror removed path=%s entry=%s lines=%zu", cx.path, eline, removed);
 	rc = 0;
 	goto out;
 oom:

@@ -125,6 +125,21 @@ check_dir(const char *dir, uid_t owner_uid, const struct subid_log *log, const c
 	return 0;
 }
 
+/* chmod of a directory that is not followed through a symbolic link (ELOOP, ENOTDIR). */
+static int
+chmod_dir_nofollow(const char *dir, mode_t mode)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), rc, e;
+
+	if (fd < 0)
+		return -1;
+	rc = fchmod(fd, mode);
+	e = errno;
+	close(fd);
+	errno = e;
+	return rc;
+}
+
 static int
 split_dir(const char *path, char *dir, size_t len)
 {
@@ -166,8 +181,13 @@ prepare_files(const char *path, uid_t owner_uid, bool create, int *fdout, const 
 			subid_log(log, LOG_ERR, "store error path=%s reason=\"cannot create directory %s: %m\"", path, dir);
 			return -1;
 		}
-		/* umask of the host process must not decide who can read the store */
-		if (chmod(dir, 0755) != 0) {
+		/*
+		 * umask of the host process must not decide who can read the
+		 * store; the mode is set through a descriptor of the directory
+		 * itself, so a symbolic link put in its place meanwhile is
+		 * never followed (check_dir below refuses it).
+		 */
+		if (chmod_dir_nofollow(dir, 0755) != 0 && errno != ELOOP && errno != ENOTDIR) {
 			subid_log(log, LOG_ERR, "store error path=%s reason=\"chmod %s: %m\"", path, dir);
 			return -1;
 		}
@@ -959,6 +979,53 @@ subid_store_owner_of(struct subid_store *st, enum subid_kind kind, uint64_t id, 
 	return rc;
 }
 
+/*
+ * A row of another owner than except that overlaps [start, start + count),
+ * of kind (0: either kind).  OK (*uid and *range set when not NULL),
+ * NOTFOUND or ERR.  The store keeps ranges of different owners apart
+ * whatever their kind, so at most a few rows can match.
+ */
+static int
+overlap_row(struct subid_store *st, int kind, uint64_t start, uint64_t count, uid_t except, uid_t *uid,
+	    struct subid_grant *range)
+{
+	sqlite3_stmt *s;
+	struct subid_grant g;
+	int rc;
+
+	if (count == 0 || start >= SUBID_ID_LIMIT || count > SUBID_ID_LIMIT - start)
+		return SUBID_STORE_NOTFOUND;
+	s = prep(st, "SELECT uid, start, count FROM ranges WHERE uid != ?1 AND (?2 = 0 OR kind = ?2) "
+		     "AND start < ?4 AND start + count > ?3 ORDER BY start LIMIT 1");
+	if (s == NULL)
+		return SUBID_STORE_ERR;
+	sqlite3_bind_int64(s, 1, (int64_t)except);
+	sqlite3_bind_int(s, 2, kind);
+	sqlite3_bind_int64(s, 3, (int64_t)start);
+	sqlite3_bind_int64(s, 4, (int64_t)(start + count));
+	rc = step_one(st, s);
+	if (rc == SQLITE_ROW) {
+		if (!row_range(s, 1, &g)) {
+			rc = SUBID_STORE_ERR;
+		} else {
+			if (uid != NULL)
+				*uid = (uid_t)sqlite3_column_int64(s, 0);
+			if (range != NULL)
+				*range = g;
+			rc = SUBID_STORE_OK;
+		}
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+subid_store_overlap(struct subid_store *st, int kind, uint64_t start, uint64_t count, uid_t except, uid_t *uid,
+		    struct subid_grant *range)
+{
+	return overlap_row(st, kind, start, count, except, uid, range);
+}
+
 /* ---- the free-span index ----------------------------------------------------------- */
 
 static int
@@ -1424,7 +1491,7 @@ subid_store_import(struct subid_store *st, uid_t uid, const char *name, const st
 
 int
 subid_store_put(struct subid_store *st, uid_t uid, const char *name, const struct subid_grant *uid_range,
-		const struct subid_grant *gid_range, bool *changed)
+		const struct subid_grant *gid_range, bool *changed, uid_t *conflict)
 {
 	const struct subid_grant *want[3] = { NULL, uid_range, gid_range };
 	struct subid_grant ur = { 0, 0 }, gr = { 0, 0 };
@@ -1444,14 +1511,17 @@ subid_store_put(struct subid_store *st, uid_t uid, const char *name, const struc
 		db_error(st, "begin");
 		return SUBID_STORE_ERR;
 	}
+	for (int kind = SUBID_KIND_UID; kind <= SUBID_KIND_GID; kind++) {
+		int rc = overlap_row(st, 0, want[kind]->start, want[kind]->count, uid, conflict, NULL);
+
+		if (rc != SUBID_STORE_NOTFOUND)
+			return rollback(st, rc == SUBID_STORE_OK ? SUBID_STORE_CONFLICT : SUBID_STORE_ERR);
+	}
 	if (exec3(st, "DELETE FROM ranges WHERE uid = ?1", 1, (int64_t)uid, 0, 0) != 0)
 		return rollback(st, SUBID_STORE_ERR);
-	for (int kind = SUBID_KIND_UID; kind <= SUBID_KIND_GID; kind++) {
-		if (exec3(st, "DELETE FROM ranges WHERE kind = ?1 AND start < ?3 AND start + count > ?2", 3, kind,
-			  (int64_t)want[kind]->start, (int64_t)(want[kind]->start + want[kind]->count)) != 0 ||
-		    insert_range(st, uid, kind, want[kind]->start, want[kind]->count, name, now) != 0)
+	for (int kind = SUBID_KIND_UID; kind <= SUBID_KIND_GID; kind++)
+		if (insert_range(st, uid, kind, want[kind]->start, want[kind]->count, name, now) != 0)
 			return rollback(st, SUBID_STORE_ERR);
-	}
 	if (commit_unindexed(st) != SUBID_STORE_OK)
 		return SUBID_STORE_ERR;
 	*changed = true;

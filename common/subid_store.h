@@ -88,12 +88,22 @@ int subid_store_ensure(struct subid_store *st, uid_t uid, const char *name, cons
 
 /*
  * Replica of an authority (the LDAP store): make uid own exactly these two
- * ranges, replacing what the replica held for uid and dropping any other
- * owner's rows they overlap (the authority reassigned that space).
- * *changed tells whether anything was written.  OK / ERR.
+ * ranges, replacing what the replica held for uid.  Another owner's row is
+ * never dropped or changed: when either range overlaps one (of either
+ * kind), nothing is written and CONFLICT is returned with that owner in
+ * *conflict (when not NULL).  *changed tells whether anything was written.
+ * OK / CONFLICT / ERR.
  */
 int subid_store_put(struct subid_store *st, uid_t uid, const char *name, const struct subid_grant *uid_range,
-		    const struct subid_grant *gid_range, bool *changed);
+		    const struct subid_grant *gid_range, bool *changed, uid_t *conflict);
+
+/*
+ * A range of an owner other than except that overlaps [start, start +
+ * count), of kind (0: either kind): OK with its owner in *uid and the range
+ * in *range (either may be NULL), NOTFOUND, or ERR.
+ */
+int subid_store_overlap(struct subid_store *st, int kind, uint64_t start, uint64_t count, uid_t except,
+			uid_t *uid, struct subid_grant *range);
 
 /* One stored range, as subid_store_foreach() hands it out. */
 struct subid_row {

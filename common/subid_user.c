@@ -76,6 +76,31 @@ subid_user_lookup(const char *owner, bool by_uid, struct subid_user *out)
 	return lookup(NULL, (uid_t)v, out);
 }
 
+bool
+subid_name_is_numeric(const char *name)
+{
+	if (name == NULL || name[0] == '\0')
+		return false;
+	for (; *name != '\0'; name++)
+		if (*name < '0' || *name > '9')
+			return false;
+	return true;
+}
+
+int
+subid_user_line_owner(const char *owner, struct subid_user *out)
+{
+	uint64_t v;
+
+	memset(out, 0, sizeof(*out));
+	if (!subid_name_is_numeric(owner))
+		return subid_user_lookup(owner, false, out);
+	/* only the UID's own spelling: "015002" names nobody (shadow compares strings) */
+	if (!subid_parse_u64(owner, &v) || v >= SUBID_ID_LIMIT || (owner[0] == '0' && owner[1] != '\0'))
+		return 1;
+	return lookup(NULL, (uid_t)v, out);
+}
+
 /* getgrnam_r with growth; 0 found (gid set), 1 unknown, -1 error. */
 static int
 group_gid(const char *name, gid_t *gid)

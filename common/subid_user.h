@@ -22,6 +22,20 @@ struct subid_user {
  */
 int subid_user_lookup(const char *owner, bool by_uid, struct subid_user *out);
 int subid_user_lookup_uid(uid_t uid, struct subid_user *out);
+
+/*
+ * A name of decimal digits only.  Such a name is never granted anything: in
+ * /etc/subuid, in shadow's files back-end and in every program that reads
+ * the files, it would also stand for the account whose UID it spells.
+ */
+bool subid_name_is_numeric(const char *name);
+
+/*
+ * The account a line of /etc/subuid or /etc/subgid names: an owner of
+ * digits is a UID (resolved by getpwuid, never by name), any other owner a
+ * user name.  0 found, 1 unknown, -1 error.
+ */
+int subid_user_line_owner(const char *owner, struct subid_user *out);
 void subid_user_free(struct subid_user *u);
 
 /* Is u a member (primary or supplementary) of any group named in list? 0/1, -1 error. */

@@ -10,6 +10,8 @@
 
 #include <stdbool.h>
 #include <stdlib.h>
+#include <sys/auxv.h>
+#include <unistd.h>
 #include <shadow/subid.h>
 
 #include "subid_core.h"
@@ -26,16 +28,25 @@ SUBID_EXPORT enum subid_status shadow_subid_find_subid_owners(unsigned long id, 
 							      uid_t **uids, int *count);
 SUBID_EXPORT void shadow_subid_free(void *ptr);
 
-static const struct subid_log plugin_log = { subid_log_syslog, NULL, 0 };
+static const struct subid_log plugin_log = { subid_log_syslog_plugin, NULL, 0 };
 
 enum subid_status
 shadow_subid_has_range(const char *owner, unsigned long start, unsigned long count,
 		       enum subid_type idtype, bool *result)
 {
+	uid_t caller = getuid();
+
 	if (result == NULL)
 		return SUBID_STATUS_ERROR;
 	*result = false;
-	return subid_core_has(&subid_default_paths, &plugin_log, owner, start, count, idtype, result);
+	/*
+	 * In newuidmap/newgidmap (set-user-ID: AT_SECURE) the question is
+	 * whether the calling user may map the range: the owner shadow passes
+	 * (the caller's passwd name) must be that very UID, not another
+	 * account that happens to have the same name.
+	 */
+	return subid_core_has(&subid_default_paths, &plugin_log, owner, start, count, idtype,
+			      getauxval(AT_SECURE) != 0 ? &caller : NULL, result);
 }
 
 enum subid_status

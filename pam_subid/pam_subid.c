@@ -109,6 +109,7 @@ pam_subid_open(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		rc = PAM_SUCCESS;
 		break;
 	case SUBID_ENSURE_SKIPPED:
+	case SUBID_ENSURE_REFUSED:	/* logged; like a skipped account, it never blocks a login */
 		rc = PAM_IGNORE;
 		break;
 	case SUBID_ENSURE_UNKNOWN_USER:

@@ -7,6 +7,9 @@
  *   - store ranges over reserved intervals, login.defs' real IDs, or the UID
  *     (GID) of an account NSS lists;
  *   - owners whose UID no longer resolves (orphans, see reclaim);
+ *   - file lines over a stored range whose owner string names another
+ *     account than the store's owner, or no account (stale: renamed or
+ *     deleted owners), and owners of digits that are also a user's name;
  *   - a plugin that would not be used: no "subid: subid" in nsswitch.conf,
  *     libsubid_subid.so not found by the dynamic linker or missing a
  *     symbol, /etc/subuid or /etc/subgid missing.
@@ -187,7 +190,7 @@ add_file_items(struct ctl *c, const char *path, int src, struct item **v, size_t
 	for (size_t i = 0; i < f->n; i++) {
 		struct subid_user u;
 		struct item *it = &nv[(*n)++];
-		int rc = subid_user_lookup(f->v[i].owner, true, &u);
+		int rc = subid_user_line_owner(f->v[i].owner, &u);
 
 		it->start = f->v[i].start;
 		it->end = f->v[i].start + f->v[i].count;
@@ -310,6 +313,85 @@ check_real_ids(struct ctl *c, struct report *r, const struct row_vec *rows)
 	free(by[SUBID_KIND_UID]);
 	free(by[SUBID_KIND_GID]);
 	return 0;
+}
+
+/* ---- file lines and the accounts they name ---------------------------------------------- */
+
+/*
+ * Lines of /etc/subuid and /etc/subgid that a later account could take:
+ * a line over a stored range whose owner string does not name the store's
+ * owner any more (the mirror wrote it before a rename or a deletion: a new
+ * account of that name would be given the IDs by Docker, LXC and shadow's
+ * files back-end), and an owner of digits that is also an account's name
+ * (shadow would give the line to both accounts).
+ */
+static int
+check_line_owners(struct report *r, const struct row_vec *rows, const char *path, enum subid_kind kind,
+		  const struct subid_file *f)
+{
+	struct subid_row **by = calloc(rows->n + 1, sizeof(*by));
+	size_t nby = 0;
+	int ret = 0;
+
+	if (by == NULL)
+		return -1;
+	for (size_t i = 0; i < rows->n; i++)
+		if (rows->v[i].kind == kind)
+			by[nby++] = &rows->v[i];
+	qsort(by, nby, sizeof(*by), row_ptr_cmp);
+	for (size_t i = 0; i < f->n && ret == 0; i++) {
+		const struct subid_file_entry *e = &f->v[i];
+		uint64_t end = e->start + e->count;
+		struct subid_user w = { 0, 0, NULL }, named = { 0, 0, NULL };
+		char safe[SUBID_LOG_STR_MAX];
+		size_t lo = 0, hi = nby;
+		int rc = subid_user_line_owner(e->owner, &w);
+
+		if (rc < 0) {
+			ret = -1;
+			break;
+		}
+		subid_log_str(e->owner, safe, sizeof(safe));
+		/* the rows of one kind never overlap: walk back from the last one starting below end */
+		while (lo < hi) {
+			size_t m = lo + (hi - lo) / 2;
+
+			if (by[m]->range.start < end)
+				lo = m + 1;
+			else
+				hi = m;
+		}
+		for (size_t j = lo; j > 0 && by[j - 1]->range.start + by[j - 1]->range.count > e->start; j--) {
+			const struct subid_row *row = by[j - 1];
+
+			if (rc == 0 && w.uid == row->uid)
+				continue;
+			if (rc == 0)
+				problem(r, "stale line: %s line %s:%" PRIu64 ":%" PRIu64 " is over the %s range of uid %u "
+					"in the store, but %s now names uid %u, who would be given it by the programs "
+					"that read %s", path, safe, e->start, e->count, kind_word(kind),
+					(unsigned)row->uid, safe, (unsigned)w.uid, path);
+			else
+				problem(r, "stale line: %s line %s:%" PRIu64 ":%" PRIu64 " is over the %s range of uid %u "
+					"in the store, but no account is named %s now: a new account of that name would "
+					"be given it", path, safe, e->start, e->count, kind_word(kind),
+					(unsigned)row->uid, safe);
+		}
+		if (subid_name_is_numeric(e->owner)) {
+			int nrc = subid_user_lookup(e->owner, false, &named);
+
+			if (nrc < 0)
+				ret = -1;
+			else if (nrc == 0 && (rc != 0 || named.uid != w.uid))
+				problem(r, "ambiguous line: %s line %s:%" PRIu64 ":%" PRIu64 ": %s is UID %s and also the "
+					"name of uid %u; shadow's files back-end gives the line to both", path, safe,
+					e->start, e->count, safe, safe, (unsigned)named.uid);
+			subid_user_free(&named);
+		}
+		subid_user_free(&w);
+	}
+	free(by);
+	return ret;
 }
 
 /* ---- orphans --------------------------------------------------------------------------- */
@@ -447,6 +529,11 @@ cmd_check(struct ctl *c)
 	    add_file_items(c, c->paths.subgid, 2, &items, &nitems, &labels, &nlabels, &fg) != 0 ||
 	    report_overlaps(c, &r, items, nitems) != 0 || check_real_ids(c, &r, &rows) != 0)
 		goto oom;
+	if (check_line_owners(&r, &rows, c->paths.subuid, SUBID_KIND_UID, &fu) != 0 ||
+	    check_line_owners(&r, &rows, c->paths.subgid, SUBID_KIND_GID, &fg) != 0) {
+		fprintf(stderr, "subidctl: user lookups failed; file lines not checked against accounts\n");
+		r.error = true;
+	}
 	if (for_each_orphan(&rows, orphan_problem, &r) != 0) {
 		fprintf(stderr, "subidctl: user lookups failed; orphans not checked\n");
 		r.error = true;

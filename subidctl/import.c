@@ -3,7 +3,9 @@
  * by hand) into the local store, so that the store knows every owner it
  * must never hand those IDs to, and the ranges survive the files.
  *
- * An owner is imported when NSS knows it, it has exactly one subuid and
+ * A line's owner is a user name, or a UID when it is all digits.  An owner
+ * whose account name is all digits is never imported (see
+ * subid_name_is_numeric).  An owner is imported when NSS knows it, it has exactly one subuid and
  * one subgid line, neither overlaps another owner's line or stored range
  * (of either kind), neither touches the IDs of real accounts or a reserved
  * interval, and the store holds nothing else for it.  Everything else is
@@ -111,13 +113,22 @@ load_owners(struct ctl *c, const struct subid_file *f, enum subid_kind kind, str
 	for (size_t i = 0; i < f->n; i++) {
 		struct subid_user u;
 		struct owner *w;
-		int rc = subid_user_lookup(f->v[i].owner, true, &u);
+		/* an owner of digits is a UID, never a name */
+		int rc = subid_user_line_owner(f->v[i].owner, &u);
 		char safe[SUBID_LOG_STR_MAX];
 
 		if (rc < 0)
 			return -1;
 		if (rc == 1) {
 			printf("skipped: %s: no such user\n", subid_log_str(f->v[i].owner, safe, sizeof(safe)));
+			(*problems)++;
+			continue;
+		}
+		if (subid_name_is_numeric(u.name)) {
+			printf("skipped: %s: uid %u is named %s, a numeric user name (it would also name the "
+			       "account of that UID): never granted anything\n",
+			       subid_log_str(f->v[i].owner, safe, sizeof(safe)), (unsigned)u.uid, u.name);
+			subid_user_free(&u);
 			(*problems)++;
 			continue;
 		}

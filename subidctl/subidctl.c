@@ -402,6 +402,10 @@ cmd_allocate(struct ctl *c, const char *user, bool force)
 		fprintf(stderr, "subidctl: %s is an account a login skips (root, uid_min, skip_users or "
 			"skip_groups); --force serves it anyway, except root\n", user);
 		return EXIT_NONE;
+	case SUBID_ENSURE_REFUSED:
+		fprintf(stderr, "subidctl: %s: refused: a numeric user name would also name the account "
+			"whose UID it spells in /etc/subuid and every program reading it\n", user);
+		return EXIT_ERROR;
 	case SUBID_ENSURE_UNKNOWN_USER:
 		fprintf(stderr, "subidctl: %s: no such user\n", user);
 		return EXIT_NONE;

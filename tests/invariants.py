@@ -38,6 +38,37 @@ def parse_file(path):
     return out
 
 
+def _account(how, key):
+    """(uid, name) of the account getpwnam/getpwuid finds, or None."""
+    try:
+        pw = pwd.getpwnam(key) if how == "name" else pwd.getpwuid(key)
+    except (KeyError, ValueError, OverflowError, TypeError):
+        return None
+    return pw.pw_uid, pw.pw_name
+
+
+def file_line_matches(files, rows):
+    """Violations: a subuid/subgid line matched by more than one uid."""
+    bad = []
+    for path, kind in files:
+        for o, s, e in parse_file(path):
+            who = {}   # uid -> how it matches the line
+            acc = _account("name", o)
+            if acc is not None:
+                who.setdefault(acc[0], []).append("getpwnam(%r)" % o)
+            if o and o.isascii() and o.isdigit():
+                acc = _account("uid", int(o))
+                if acc is not None:
+                    who.setdefault(acc[0], []).append("getpwuid(%s) (%s)" % (o, acc[1]))
+            for uid, k, start, count in rows:
+                if k == kind and start < e and s < start + count:
+                    who.setdefault(uid, []).append("store row [%d, %d)" % (start, start + count))
+            if len(who) > 1:
+                desc = " and ".join("uid %d (%s)" % (u, ", ".join(h)) for u, h in sorted(who.items()))
+                bad.append("%s line %s:%d:%d matched by %s" % (path, o, s, e - s, desc))
+    return bad
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--db", required=True)
@@ -106,6 +137,14 @@ def main():
         for what, ts, te, towner in taken:
             if s < te and ts < e and towner != uid:
                 bad.append("uid %d [%d, %d) overlaps %s [%d, %d)" % (uid, s, e, what, ts, te))
+
+    # a file line is matched by one account only: its owner string names the
+    # account getpwnam() finds, and (when all digits) the account of that uid;
+    # a line over a store row of its kind was written for that row's uid.
+    # Two different accounts matching one line means a login, newuidmap or
+    # libsubid would hand one account's IDs to another (a numeric user name
+    # that is another account's uid, a name reused after a rename or delete).
+    bad += file_line_matches(((a.subuid, 1), (a.subgid, 2)), rows)
 
     # the free-span index never covers a stored range and stays in the pool
     for fs, fe in free:

@@ -281,9 +281,9 @@ s_numeric_name() { :; }
 post_s_numeric_name() {
 	qv a "SELECT count(*) FROM ranges WHERE uid = 4343;"
 	qv b "SELECT count(*) FROM ranges WHERE uid = 4242;"
-	check_eq "[$CASE] PAM user \"4242\" is the user named 4242 (uid 4343), not uid 4242" "2 0" "$a $b"
-	qv r "$(range_sql 4343)"
-	getsubids_is "[$CASE] owner 4343 (decimal uid of the user named 4242)" "0: 4343 $r" 4343
+	# a name of digits would also name uid 4242 in every file consumer: never granted
+	check_eq "[$CASE] PAM user \"4242\" (uid 4343): refused, and nothing for uid 4242 either" "0 0" "$a $b"
+	getsubids_is "[$CASE] owner 4343 (decimal uid of the user named 4242) owns nothing" "" 4343
 	getsubids_is "[$CASE] owner other4242 (uid 4242) owns nothing" "" other4242
 }
 s_uid_as_name() { :; }
@@ -538,7 +538,7 @@ user name of 10000 bytes               | s_none          | @U_LONG    | -       
 user name with a trailing space        | s_none          | @U_TRAIL   | -          | -              | 10 | 10 | @ERE_TRAIL                       | none | yes  | unknown
 user name in another case              | s_none          | KEEPER     | -          | -              | 10 | 10 | unknown user=KEEPER              | none | yes  | unknown
 unknown user                           | s_none          | nosuchuser | -          | -              | 10 | 10 | unknown user=nosuchuser          | none | yes  | unknown
-numeric user name 4242 (uid 4343)      | s_numeric_name  | 4242       | 4343       | -              | 0  | 0  | granted user=4242 uid=4343       | new  | yes  | range
+numeric user name 4242 (uid 4343)      | s_numeric_name  | 4242       | 4343       | -              | 25 | 25 | refused user=4242 uid=4343 reason="numeric user name" | none | yes | none
 PAM user 3001 is a uid, not a name     | s_uid_as_name   | 3001       | -          | -              | 10 | 10 | unknown user=3001                | none | yes  | -
 root (uid 0)                           | s_none          | root       | 0          | debug          | 25 | 25 | skipped user=root uid=0 reason=root | none | yes | none
 uid below uid_min                      | s_none          | lowuser    | 500        | debug          | 25 | 25 | reason=uid_min                   | none | yes  | none

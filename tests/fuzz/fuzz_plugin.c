@@ -105,7 +105,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (r[i].count == 0 || r[i].start + r[i].count < r[i].start || r[i].start + r[i].count > 4294967295UL)
 			__builtin_trap();
 
-	st = subid_core_has(&paths, NULL, owner, start, count, type, &has);
+	st = subid_core_has(&paths, NULL, owner, start, count, type, NULL, &has);
 	if (st != SUBID_STATUS_SUCCESS && has)
 		__builtin_trap();
 	if (has) {

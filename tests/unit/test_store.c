@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -1054,6 +1055,86 @@ test_import(void **state)
 	subid_store_close(st);
 }
 
+/*
+ * The store's directory is made with mkdir() and then given its mode.  Here
+ * mkdir() loses a race to another process that puts a symbolic link to a
+ * file of root's where the directory should be (as in a sticky /tmp): the
+ * mode must not reach the link's target.  mkdir is wrapped (-Wl,--wrap).
+ */
+int __real_mkdir(const char *path, mode_t mode);
+int __wrap_mkdir(const char *path, mode_t mode);
+static const char *mkdir_plants_link_to;
+
+int
+__wrap_mkdir(const char *path, mode_t mode)
+{
+	if (mkdir_plants_link_to == NULL)
+		return __real_mkdir(path, mode);
+	if (symlink(mkdir_plants_link_to, path) != 0)
+		return -1;
+	errno = EEXIST;
+	return -1;
+}
+
+static void
+test_mkdir_race_symlink(void **state)
+{
+	struct fx *fx = *state;
+	struct subid_store *st = NULL;
+	char *victim = test_path(fx->dir, "victim");
+	struct stat sb;
+
+	test_write_file(victim, "secret\n", 0600);
+	mkdir_plants_link_to = victim;
+	assert_int_equal(subid_store_open_rw(&st, fx->db, getuid(), &fx->tl.log), SUBID_STORE_ERR);
+	mkdir_plants_link_to = NULL;
+	assert_null(st);
+	assert_int_equal(lstat(victim, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0600);
+	assert_int_equal(lstat(fx->libdir, &sb), 0);
+	assert_true(S_ISLNK(sb.st_mode));
+	free(victim);
+}
+
+/* A replica update never drops or changes another owner's rows: it is refused, naming him. */
+static void
+test_put_never_displaces(void **state)
+{
+	struct fx *fx = *state;
+	struct subid_store *st = open_rw(fx, fx->db);
+	struct subid_grant a = { M, C }, b = { M + C, C }, half = { M + C / 2, C }, g;
+	bool changed = true;
+	uid_t other = 0;
+
+	assert_int_equal(subid_store_put(st, 2001, "alice", &a, &a, &changed, &other), SUBID_STORE_OK);
+	assert_true(changed);
+	/* both kinds, and a range that only partly covers alice's */
+	assert_int_equal(subid_store_put(st, 2002, "bob", &a, &b, &changed, &other), SUBID_STORE_CONFLICT);
+	assert_false(changed);
+	assert_int_equal(other, 2001);
+	other = 0;
+	assert_int_equal(subid_store_put(st, 2002, "bob", &b, &half, &changed, &other), SUBID_STORE_CONFLICT);
+	assert_int_equal(other, 2001);
+	assert_grant(st, 2001, M, C);
+	assert_no_grant(st, 2002);
+	/* an owner's own rows are replaced */
+	assert_int_equal(subid_store_put(st, 2002, "bob", &b, &b, &changed, NULL), SUBID_STORE_OK);
+	assert_int_equal(subid_store_put(st, 2001, "alice", &(struct subid_grant){ M + 2 * C, C },
+					 &(struct subid_grant){ M + 2 * C, C }, &changed, NULL), SUBID_STORE_OK);
+	assert_grant(st, 2001, M + 2 * C, C);
+	assert_grant(st, 2002, M + C, C);
+	/* the overlap query: of another owner only, by kind or any kind */
+	assert_int_equal(subid_store_overlap(st, 0, M + C + 5, 1, 2001, &other, &g), SUBID_STORE_OK);
+	assert_int_equal(other, 2002);
+	assert_int_equal(g.start, M + C);
+	assert_int_equal(subid_store_overlap(st, SUBID_KIND_GID, M + C, 2 * C, 2002, &other, NULL), SUBID_STORE_OK);
+	assert_int_equal(other, 2001);
+	assert_int_equal(subid_store_overlap(st, 0, M + C, C, 2002, NULL, NULL), SUBID_STORE_NOTFOUND);
+	assert_int_equal(subid_store_overlap(st, 0, M, C, 2001, NULL, NULL), SUBID_STORE_NOTFOUND);
+	assert_int_equal(subid_store_overlap(st, 0, UINT64_MAX, 2, 1, NULL, NULL), SUBID_STORE_NOTFOUND);
+	subid_store_close(st);
+}
+
 int
 main(void)
 {
@@ -1084,6 +1165,8 @@ main(void)
 		T(test_foreign_schema),
 		T(test_foreach),
 		T(test_import),
+		T(test_mkdir_race_symlink),
+		T(test_put_never_displaces),
 	};
 #undef T
 
