@@ -10,11 +10,13 @@ set -eu
 load_paths
 subid_require_build
 # the build's own directories, as configure set them
-eval "$(make -s -C "$top_builddir" --no-print-directory print-install-dirs)"
+# (stderr apart, and MAKEFLAGS cleared: under "make -j check" a sub-make
+# prints the jobserver's notices, which are no shell)
+eval "$(env -u MAKEFLAGS -u MFLAGS make -s -C "$top_builddir" --no-print-directory print-install-dirs 2>/dev/null)"
 D=$(mktemp -d "${TMPDIR:-/tmp}/subid-install.XXXXXX")
 trap 'rm -rf "$D"' EXIT
 
-inst() { make -s -C "$top_builddir" --no-print-directory "$@" DESTDIR="$D" >"$D.log" 2>&1; }
+inst() { env -u MAKEFLAGS -u MFLAGS make -s -C "$top_builddir" --no-print-directory "$@" DESTDIR="$D" >"$D.log" 2>&1; }
 check "make install DESTDIR" inst install
 files=$(cd "$D" && find . -type f | sed 's|^\.||' | sort)
 expect=$(printf '%s\n' \
