@@ -100,6 +100,8 @@ subid_config_free(struct subid_config *cfg)
 {
 	free(cfg->db_path);
 	cfg->db_path = NULL;
+	free(cfg->index_path);
+	cfg->index_path = NULL;
 	strlist_free(&cfg->skip_users);
 	strlist_free(&cfg->skip_groups);
 	free(cfg->reserved);
@@ -347,15 +349,15 @@ parse_line(struct subid_config *cfg, char *key, char *val)
 			return "unknown store (supported: local, ldap)";
 		return NULL;
 	}
-	if (strcmp(key, "db_path") == 0) {
-		char *p;
+	if (strcmp(key, "db_path") == 0 || strcmp(key, "index_path") == 0) {
+		char **dst = key[0] == 'd' ? &cfg->db_path : &cfg->index_path, *p;
 
-		if (val[0] != '/')
-			return "db_path must be an absolute path";
+		if (val[0] != '/' || val[strlen(val) - 1] == '/')
+			return key[0] == 'd' ? "db_path must be an absolute file path" : "index_path must be an absolute file path";
 		if ((p = strdup(val)) == NULL)
 			return "out of memory";
-		free(cfg->db_path);
-		cfg->db_path = p;
+		free(*dst);
+		*dst = p;
 		return NULL;
 	}
 	if (strcmp(key, "range_min") == 0)
@@ -535,6 +537,68 @@ subid_open_trusted(const char *path, uid_t owner_uid)
 	return fd;
 }
 
+char *
+subid_default_index_path(const char *db_path)
+{
+	const char *end = strrchr(db_path, '/');
+	char *out;
+
+	/* back over the database's own directory (private/) to the one above it */
+	while (end != NULL && end > db_path && end[-1] == '/')
+		end--;
+	if (end != NULL && end > db_path) {
+		const char *p = end;
+
+		while (p > db_path && p[-1] != '/')
+			p--;
+		end = p > db_path ? p - 1 : db_path;
+	}
+	if (end == NULL || end == db_path)
+		return strdup("/" SUBID_INDEX_NAME);
+	if (asprintf(&out, "%.*s/%s", (int)(end - db_path), db_path, SUBID_INDEX_NAME) < 0)
+		return NULL;
+	return out;
+}
+
+int
+subid_dir_trusted(const char *path, uid_t owner_uid)
+{
+	char *copy, *real, *slash;
+	size_t len;
+	int rc = 0;
+
+	if (path == NULL || path[0] != '/' || (copy = strdup(path)) == NULL)
+		return -1;
+	slash = strrchr(copy, '/');
+	if (slash == copy)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	real = realpath(copy, NULL);
+	free(copy);
+	if (real == NULL)
+		return errno == ENOENT || errno == ENOTDIR ? 1 : -1;
+	len = strlen(real);
+	/* "/", then every prefix that ends before a '/', then the directory itself */
+	for (size_t i = 1; i <= len && rc == 0; i++) {
+		struct stat st;
+		char save;
+
+		if (i != 1 && i != len && real[i] != '/')
+			continue;
+		save = real[i];
+		real[i] = '\0';
+		if (stat(real, &st) != 0)
+			rc = -1;
+		else if (!S_ISDIR(st.st_mode) || (st.st_uid != 0 && st.st_uid != owner_uid) ||
+			 ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0))
+			rc = -2;
+		real[i] = save;
+	}
+	free(real);
+	return rc;
+}
+
 int
 subid_config_load(struct subid_config *cfg, const char *path, const char *ld_path,
 		  uid_t owner_uid, const struct subid_log *log)
@@ -573,6 +637,10 @@ subid_config_load(struct subid_config *cfg, const char *path, const char *ld_pat
 	fclose(fp);
 	if (bad != 0)
 		goto fail;
+	if (cfg->index_path == NULL && (cfg->index_path = subid_default_index_path(cfg->db_path)) == NULL) {
+		subid_log(log, LOG_CRIT, "out of memory");
+		goto fail;
+	}
 	if (subid_config_validate(cfg, path, log) != 0)
 		goto fail;
 	return 0;

@@ -17,7 +17,7 @@
 #define SUBID_CONF_PATH "/etc/subid.conf"
 #endif
 #ifndef SUBID_DB_PATH
-#define SUBID_DB_PATH "/var/lib/subid/subid.db"
+#define SUBID_DB_PATH "/var/lib/subid/private/subid.db"
 #endif
 #define SUBID_LOGIN_DEFS "/etc/login.defs"
 #define SUBID_SUBUID_PATH "/etc/subuid"
@@ -72,7 +72,8 @@ struct subid_strlist {
 
 struct subid_config {
 	enum subid_store_kind store;
-	char *db_path;
+	char *db_path;		/* the writer store, root's only (its directory 0700) */
+	char *index_path;	/* the read index everyone reads; default beside db_path's directory */
 	uint64_t range_min;	/* pool start, inclusive */
 	uint64_t range_max;	/* pool end, exclusive */
 	uint64_t range_count;	/* IDs per owner */
@@ -123,6 +124,22 @@ void subid_config_free(struct subid_config *cfg);
 
 /* Open a file for reading the way config and store files must be opened. fd or -1 (errno set; EPERM for an unsafe owner/mode). */
 int subid_open_trusted(const char *path, uid_t owner_uid);
+
+#define SUBID_INDEX_NAME "ranges.idx"
+
+/*
+ * The index path for a writer store at db_path: ranges.idx in the directory
+ * above the store's own (/var/lib/subid/private/subid.db ->
+ * /var/lib/subid/ranges.idx).  malloc'ed; NULL when out of memory.
+ */
+char *subid_default_index_path(const char *db_path);
+
+/*
+ * Can only root (or owner_uid) change the directories above path?  Each is
+ * owned by one of them and not writable by group/others unless sticky.  0
+ * yes, 1 a directory is missing, -1 error, -2 no.
+ */
+int subid_dir_trusted(const char *path, uid_t owner_uid);
 
 /* Strict unsigned parse: decimal only, no sign, no junk, no overflow. */
 bool subid_parse_u64(const char *s, uint64_t *out);

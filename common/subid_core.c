@@ -8,6 +8,7 @@
 
 #include "subid_core.h"
 #include "subid_files.h"
+#include "subid_index.h"
 #include "subid_ldap.h"
 #include "subid_mirror.h"
 #include "subid_user.h"
@@ -55,22 +56,46 @@ line_names(const struct subid_file_entry *e, const char *name, bool has_uid, uid
 }
 
 /*
+ * Who holds which IDs, as line_is_owners() and directory_ranges_ok() ask
+ * it: the writer store (pam_subid's writer path, subidctl as root) or the
+ * read index (the plugin, the later-login check).  Either may be absent
+ * (nothing granted yet).
+ */
+struct holders {
+	struct subid_store *st;
+	const struct subid_index *ix;
+};
+
+/* Another owner than except holding any of [start, start + count), of kind (0: either): OK / NOTFOUND / ERR. */
+static int
+holder_overlap(const struct holders *h, int kind, uint64_t start, uint64_t count, uid_t except, uid_t *uid,
+	       struct subid_grant *range)
+{
+	int rc;
+
+	if (h->st != NULL)
+		return subid_store_overlap(h->st, kind, start, count, except, uid, range);
+	if (h->ix == NULL)
+		return SUBID_STORE_NOTFOUND;
+	rc = subid_index_overlap(h->ix, kind, start, count, except, uid, range);
+	return rc == SUBID_INDEX_OK ? SUBID_STORE_OK : rc == SUBID_INDEX_NOTFOUND ? SUBID_STORE_NOTFOUND : SUBID_STORE_ERR;
+}
+
+/*
  * Is the line the account's own: it names the account, and the store
  * attributes no part of it to another owner (a line the mirror wrote for an
  * owner since renamed or deleted stays his, whoever has his old name now).
  * st may be NULL (no store yet).  1 yes, 0 no, -1 error (logged).
  */
 static int
-line_is_owners(struct subid_store *st, const struct subid_file_entry *e, const char *name, bool has_uid, uid_t uid)
+line_is_owners(const struct holders *h, const struct subid_file_entry *e, const char *name, bool has_uid, uid_t uid)
 {
 	int rc;
 
 	if (!line_names(e, name, has_uid, uid))
 		return 0;
-	if (st == NULL)
-		return 1;
 	/* an owner NSS does not know matches every store owner: uid -1 is nobody's */
-	rc = subid_store_overlap(st, 0, e->start, e->count, has_uid ? uid : (uid_t)-1, NULL, NULL);
+	rc = holder_overlap(h, 0, e->start, e->count, has_uid ? uid : (uid_t)-1, NULL, NULL);
 	if (rc == SUBID_STORE_ERR)
 		return -1;
 	return rc == SUBID_STORE_NOTFOUND;
@@ -78,10 +103,10 @@ line_is_owners(struct subid_store *st, const struct subid_file_entry *e, const c
 
 /* Does f hold a line that is u's own?  1 yes, 0 no, -1 error. */
 static int
-file_has_own_line(struct subid_store *st, const struct subid_file *f, const struct subid_user *u)
+file_has_own_line(const struct holders *h, const struct subid_file *f, const struct subid_user *u)
 {
 	for (size_t i = 0; i < f->n; i++) {
-		int rc = line_is_owners(st, &f->v[i], u->name, true, u->uid);
+		int rc = line_is_owners(h, &f->v[i], u->name, true, u->uid);
 
 		if (rc != 0)
 			return rc;
@@ -227,7 +252,7 @@ taken_intervals(const struct subid_config *cfg, const struct subid_file *fu, con
  * 0 acceptable, 1 refused (logged with both owners), -1 error.
  */
 static int
-directory_ranges_ok(const struct subid_config *cfg, struct subid_store *st, const struct subid_user *u,
+directory_ranges_ok(const struct subid_config *cfg, const struct holders *h, const struct subid_user *u,
 		    const struct subid_file *fu, const struct subid_file *fg, const struct subid_grant *ur,
 		    const struct subid_grant *gr, const struct subid_log *log)
 {
@@ -256,9 +281,9 @@ directory_ranges_ok(const struct subid_config *cfg, struct subid_store *st, cons
 					snprintf(why, sizeof(why), "overlaps a line of %s",
 						 fk == 0 ? "/etc/subuid" : "/etc/subgid");
 			}
-		if (why[0] != '\0' || st == NULL)
+		if (why[0] != '\0' || h == NULL)
 			continue;
-		rc = subid_store_overlap(st, 0, g[k]->start, g[k]->count, u->uid, &other, NULL);
+		rc = holder_overlap(h, 0, g[k]->start, g[k]->count, u->uid, &other, NULL);
 		if (rc == SUBID_STORE_ERR)
 			return -1;
 		if (rc == SUBID_STORE_OK)
@@ -361,6 +386,30 @@ ensure_ldap(const struct subid_config *cfg, const struct subid_paths *paths, str
 	return -1;
 }
 
+/*
+ * Does the published index list u with both ranges?  1 yes (ranges set), 0
+ * no or unsure (the writer path decides, and repairs an index that lags or
+ * has a damaged record).
+ */
+static int
+index_has_owner(const struct subid_config *cfg, const struct subid_paths *paths, const struct subid_user *u,
+		struct subid_grant *ur, struct subid_grant *gr, const struct subid_log *log)
+{
+	struct subid_index *ix = NULL;
+	struct subid_index_owner o;
+	int rc;
+
+	if (subid_index_open(&ix, cfg->index_path, paths->trusted_uid, log) != SUBID_INDEX_OK)
+		return 0;
+	rc = subid_index_owner(ix, u->uid, &o);
+	subid_index_close(ix);
+	if (rc != SUBID_INDEX_OK || o.r[0].count == 0 || o.r[1].count == 0)
+		return 0;
+	*ur = o.r[0];
+	*gr = o.r[1];
+	return 1;
+}
+
 enum subid_ensure_rc
 subid_core_ensure(const struct subid_config *cfg, const struct subid_paths *paths, const char *user,
 		  unsigned flags, const struct subid_log *log, struct subid_grant *uid_range,
@@ -421,7 +470,21 @@ subid_core_ensure(const struct subid_config *cfg, const struct subid_paths *path
 		goto out;
 	}
 allocate:
-	if (subid_store_open_rw(&st, cfg->db_path, paths->trusted_uid, log) != SUBID_STORE_OK)
+	/*
+	 * The common case, every su, cron job and ssh session of an owner:
+	 * the published index lists him, and that is all (no files, no lock,
+	 * no write, no SQLite).  With the mirror, the writer path also makes
+	 * sure his lines are in the files (deleted by hand, renamed owner).
+	 */
+	if (cfg->store == SUBID_STORE_LOCAL && !cfg->mirror_files) {
+		rc = index_has_owner(cfg, paths, &u, uid_range, gid_range, log);
+		if (rc == 1) {
+			subid_log(log, LOG_DEBUG, "user=%s uid=%u has ranges in %s", safe, (unsigned)u.uid, cfg->index_path);
+			ret = SUBID_ENSURE_OK;
+			goto out;
+		}
+	}
+	if (subid_store_open_rw(&st, cfg->db_path, cfg->index_path, paths->trusted_uid, log) != SUBID_STORE_OK)
 		goto out;
 	/* every /etc/subuid and /etc/subgid line is taken, whatever "files" says */
 	if (subid_file_load(paths->subuid, &fu, log) != 0 || subid_file_load(paths->subgid, &fg, log) != 0)
@@ -437,7 +500,8 @@ allocate:
 	if (rc == SUBID_STORE_ERR)
 		goto out;
 	if (rc == SUBID_STORE_NOTFOUND && cfg->files) {
-		int hu = file_has_own_line(st, &fu, &u), hg = hu == 1 ? file_has_own_line(st, &fg, &u) : 0;
+		struct holders h = { st, NULL };
+		int hu = file_has_own_line(&h, &fu, &u), hg = hu == 1 ? file_has_own_line(&h, &fg, &u) : 0;
 
 		if (hu < 0 || hg < 0)
 			goto out;
@@ -544,7 +608,7 @@ subid_core_release(const struct subid_config *cfg, const struct subid_paths *pat
 			return -1;
 		found = rc == SUBID_LDAP_OK;
 	}
-	if (subid_store_open_rw(&st, cfg->db_path, paths->trusted_uid, log) != SUBID_STORE_OK)
+	if (subid_store_open_rw(&st, cfg->db_path, cfg->index_path, paths->trusted_uid, log) != SUBID_STORE_OK)
 		return -1;
 	if (cfg->mirror_files && unmirror_owner(st, paths, uid, log) != 0) {
 		subid_store_close(st);
@@ -604,7 +668,7 @@ to_kind(enum subid_type t)
  * makes has_range say no.
  */
 static int
-lookup_directory(const struct subid_config *cfg, const struct subid_paths *paths, struct subid_store *st,
+lookup_directory(const struct subid_config *cfg, const struct subid_paths *paths, const struct holders *h,
 		 const struct subid_user *u, enum subid_type type, struct subid_grant *g,
 		 const struct subid_log *log)
 {
@@ -619,7 +683,7 @@ lookup_directory(const struct subid_config *cfg, const struct subid_paths *paths
 	if (subid_file_load(paths->subuid, &fu, log) != 0 || subid_file_load(paths->subgid, &fg, log) != 0)
 		rc = -1;
 	else
-		rc = directory_ranges_ok(cfg, st, u, &fu, &fg, &ur, &gr, log);
+		rc = directory_ranges_ok(cfg, h, u, &fu, &fg, &ur, &gr, log);
 	subid_file_free(&fu);
 	subid_file_free(&fg);
 	if (rc != 0)
@@ -646,7 +710,8 @@ collect(const struct subid_paths *paths, const struct subid_log *log, const char
 {
 	struct subid_config cfg;
 	struct subid_user u = { 0, 0, NULL };
-	struct subid_store *st = NULL;
+	struct subid_index *ix = NULL;
+	struct holders h = { NULL, NULL };
 	struct subid_file f = { NULL, 0, 0 };
 	struct subid_grant g;
 	enum subid_status ret = SUBID_STATUS_ERROR;
@@ -685,18 +750,22 @@ collect(const struct subid_paths *paths, const struct subid_log *log, const char
 		ret = SUBID_STATUS_SUCCESS;	/* nothing: has_range says no */
 		goto out;
 	}
-	rc = subid_store_open_ro(&st, cfg.db_path, paths->trusted_uid, log);
-	if (rc == SUBID_STORE_ERR)
+	/* the published index only: never the writer's database, never a lock */
+	rc = subid_index_open(&ix, cfg.index_path, paths->trusted_uid, log);
+	if (rc == SUBID_INDEX_ERR)
 		goto out;
-	if (has_uid && rc == SUBID_STORE_OK) {
-		rc = subid_store_get(st, u.uid, to_kind(type), &g);
-		if (rc == SUBID_STORE_ERR)
+	h.ix = ix;
+	if (has_uid && ix != NULL) {
+		rc = subid_index_get(ix, u.uid, to_kind(type), &g);
+		if (rc == SUBID_INDEX_ERR) {
+			subid_log(log, LOG_ERR, "index refused path=%s reason=\"malformed record\"", cfg.index_path);
 			goto out;
-		if (rc == SUBID_STORE_OK && vec_add(r, g.start, g.count) != 0)
+		}
+		if (rc == SUBID_INDEX_OK && vec_add(r, g.start, g.count) != 0)
 			goto oom;
 	}
 	if (known && r->n == 0 && cfg.store == SUBID_STORE_LDAP && cfg.ldap.lookup_on_miss) {
-		rc = lookup_directory(&cfg, paths, st, &u, type, &g, log);
+		rc = lookup_directory(&cfg, paths, &h, &u, type, &g, log);
 		dir_failed = rc < 0;
 		if (rc == 0 && vec_add(r, g.start, g.count) != 0)
 			goto oom;
@@ -705,7 +774,7 @@ collect(const struct subid_paths *paths, const struct subid_log *log, const char
 		if (subid_file_load(type == ID_TYPE_UID ? paths->subuid : paths->subgid, &f, log) != 0)
 			goto out;
 		for (size_t i = 0; i < f.n; i++) {
-			rc = line_is_owners(st, &f.v[i], name, has_uid, u.uid);
+			rc = line_is_owners(&h, &f.v[i], name, has_uid, u.uid);
 			if (rc < 0)
 				goto out;
 			if (rc == 1 && vec_add(r, f.v[i].start, f.v[i].count) != 0)
@@ -726,7 +795,7 @@ out:
 		r->n = 0;
 	}
 	subid_file_free(&f);
-	subid_store_close(st);
+	subid_index_close(ix);
 	subid_user_free(&u);
 	subid_config_free(&cfg);
 	return ret;
@@ -824,7 +893,8 @@ subid_core_owners(const struct subid_paths *paths, const struct subid_log *log, 
 		  enum subid_type type, uid_t **uids, int *count)
 {
 	struct subid_config cfg;
-	struct subid_store *st = NULL;
+	struct subid_index *ix = NULL;
+	struct holders h = { NULL, NULL };
 	struct subid_file f = { NULL, 0, 0 };
 	enum subid_status ret = SUBID_STATUS_ERROR;
 	uid_t *v = NULL, uid;
@@ -841,14 +911,17 @@ subid_core_owners(const struct subid_paths *paths, const struct subid_log *log, 
 		ret = SUBID_STATUS_SUCCESS;
 		goto out;
 	}
-	rc = subid_store_open_ro(&st, cfg.db_path, paths->trusted_uid, log);
-	if (rc == SUBID_STORE_ERR)
+	rc = subid_index_open(&ix, cfg.index_path, paths->trusted_uid, log);
+	if (rc == SUBID_INDEX_ERR)
 		goto out;
-	if (rc == SUBID_STORE_OK) {
-		rc = subid_store_owner_of(st, to_kind(type), id, &uid);
-		if (rc == SUBID_STORE_ERR)
+	h.ix = ix;
+	if (ix != NULL) {
+		rc = subid_index_owner_of(ix, to_kind(type), id, &uid);
+		if (rc == SUBID_INDEX_ERR) {
+			subid_log(log, LOG_ERR, "index refused path=%s reason=\"malformed record\"", cfg.index_path);
 			goto out;
-		if (rc == SUBID_STORE_OK && uid_add(&v, &n, uid) != 0)
+		}
+		if (rc == SUBID_INDEX_OK && uid_add(&v, &n, uid) != 0)
 			goto oom;
 	}
 	if (cfg.files) {
@@ -864,7 +937,7 @@ subid_core_owners(const struct subid_paths *paths, const struct subid_log *log, 
 				goto out;
 			if (rc == 1)
 				continue;	/* a line for an owner that no longer exists */
-			rc = line_is_owners(st, &f.v[i], u.name, true, u.uid);
+			rc = line_is_owners(&h, &f.v[i], u.name, true, u.uid);
 			if (rc == 1)
 				rc = uid_add(&v, &n, u.uid) == 0 ? 1 : -2;
 			subid_user_free(&u);
@@ -886,7 +959,7 @@ out:
 		free(v);
 	}
 	subid_file_free(&f);
-	subid_store_close(st);
+	subid_index_close(ix);
 	subid_config_free(&cfg);
 	return ret;
 }

@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -12,24 +13,110 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/file.h>
+
 #include "subid_config.h"
+#include "subid_index.h"
 #include "subid_store.h"
+
+/*
+ * libsqlite3 is loaded when a store is first opened, not linked: a process
+ * that never opens one (a lookup that does not read the database) does not
+ * map it.  It is found by its soname (SUBID_SQLITE_SONAME, what the linker
+ * recorded for SQLite at configure time), which in a setuid process the
+ * dynamic linker looks up in the system's directories only.  It is never
+ * unloaded: SQLite keeps global state.
+ */
+#define SQLITE_FUNCS(X) \
+	X(bind_int) X(bind_int64) X(bind_text) X(busy_timeout) X(close_v2) X(column_int) \
+	X(column_int64) X(column_text) X(errmsg) X(exec) X(extended_errcode) \
+	X(extended_result_codes) X(finalize) X(open_v2) X(prepare_v2) X(step)
+
+static struct {
+#define X(f) __typeof__(sqlite3_##f) *f;
+	SQLITE_FUNCS(X)
+#undef X
+} S;
+static pthread_once_t s_once = PTHREAD_ONCE_INIT;
+static char s_error[256];	/* why loading failed; empty when loaded */
+
+static void
+s_load(void)
+{
+	void *h = dlopen(SUBID_SQLITE_SONAME, RTLD_NOW | RTLD_LOCAL);
+	const char *missing = NULL;
+
+	if (h == NULL) {
+		const char *e = dlerror();
+
+		snprintf(s_error, sizeof(s_error), "cannot load %s: %s", SUBID_SQLITE_SONAME, e != NULL ? e : "?");
+		return;
+	}
+#define X(f) \
+	if (missing == NULL) { \
+		void *p = dlsym(h, "sqlite3_" #f); \
+		if (p == NULL) \
+			missing = "sqlite3_" #f; \
+		else \
+			memcpy(&S.f, &p, sizeof(p)); \
+	}
+	SQLITE_FUNCS(X)
+#undef X
+	if (missing != NULL) {
+		snprintf(s_error, sizeof(s_error), "%s has no %s", SUBID_SQLITE_SONAME, missing);
+		memset(&S, 0, sizeof(S));
+	}
+}
+
+/* Load libsqlite3 once per process: true, or false (logged). */
+static bool
+s_ready(const char *path, const struct subid_log *log)
+{
+	pthread_once(&s_once, s_load);
+	if (s_error[0] == '\0')
+		return true;
+	subid_log(log, LOG_ERR, "store error path=%s reason=\"%s\"", path, s_error);
+	return false;
+}
+
+/* From here on every libsqlite3 call goes through the table. */
+#define sqlite3_bind_int (*S.bind_int)
+#define sqlite3_bind_int64 (*S.bind_int64)
+#define sqlite3_bind_text (*S.bind_text)
+#define sqlite3_busy_timeout (*S.busy_timeout)
+#define sqlite3_close_v2 (*S.close_v2)
+#define sqlite3_column_int (*S.column_int)
+#define sqlite3_column_int64 (*S.column_int64)
+#define sqlite3_column_text (*S.column_text)
+#define sqlite3_errmsg (*S.errmsg)
+#define sqlite3_exec (*S.exec)
+#define sqlite3_extended_errcode (*S.extended_errcode)
+#define sqlite3_extended_result_codes (*S.extended_result_codes)
+#define sqlite3_finalize (*S.finalize)
+#define sqlite3_open_v2 (*S.open_v2)
+#define sqlite3_prepare_v2 (*S.prepare_v2)
+#define sqlite3_step (*S.step)
 
 #define SCHEMA_VERSION 1
 /*
- * How long to wait for another connection's lock.  A reader waits only for a
- * commit to finish; a first login may queue behind a burst of other first
- * logins (SQLite's busy handler is not fair), so writers wait longer.
+ * How long to wait for another connection's lock.  A first login may queue
+ * behind a burst of other first logins (SQLite's busy handler is not fair).
+ * Read-only opens (root's tools) wait as long for a writer to commit.
  */
-#define BUSY_TIMEOUT_MS 5000
-#define WRITER_BUSY_TIMEOUT_MS 15000
+#define BUSY_TIMEOUT_MS 15000
 
 struct subid_store {
 	sqlite3 *db;
 	const struct subid_log *log;
 	char *path;
 	bool readonly;
-	int fd;			/* read-only: the checked database file, SHARED-locked */
+	/* writers only */
+	char *index_path;
+	uid_t owner_uid;
+	int lock_fd;			/* <path>.lock: every write and its publish happen under it */
+	struct subid_index *ix;		/* during a write: the index it derives the next one from */
+	uint64_t generation;		/* during a write: the store's, before this change */
+	bool force;			/* subidctl reindex: publish even a store behind the index */
 };
 
 static const char schema_sql[] =
@@ -54,8 +141,13 @@ static const char schema_sql[] =
 static void
 db_error(struct subid_store *st, const char *what)
 {
-	subid_log(st->log, LOG_ERR, "store error path=%s op=%s reason=\"%s\"", st->path, what,
-		  st->db ? sqlite3_errmsg(st->db) : "out of memory");
+	/* a read-only connection cannot roll back what a crashed writer left: fail closed, say why */
+	if (st->db != NULL && sqlite3_extended_errcode(st->db) == SQLITE_READONLY_ROLLBACK)
+		subid_log(st->log, LOG_ERR, "store error path=%s reason=\"hot journal: a writer died "
+			  "mid-transaction; the next login rolls it back\"", st->path);
+	else
+		subid_log(st->log, LOG_ERR, "store error path=%s op=%s reason=\"%s\"", st->path, what,
+			  st->db ? sqlite3_errmsg(st->db) : "out of memory");
 }
 
 /*
@@ -67,40 +159,27 @@ db_error(struct subid_store *st, const char *what)
 static int
 check_ancestors(const char *dir, uid_t owner_uid, const struct subid_log *log, const char *path)
 {
-	char *real = realpath(dir, NULL);
-	size_t len;
-	int rc = 0;
+	char probe[PATH_MAX];
+	int rc;
 
-	if (real == NULL)
-		return errno == ENOENT ? 1 : -1;
-	len = strlen(real);
-	/* "/", then every prefix that ends before a '/', then the directory itself */
-	for (size_t i = 1; i <= len && rc == 0; i++) {
-		struct stat st;
-		char save;
-
-		if (i != 1 && i != len && real[i] != '/')
-			continue;
-		save = real[i];
-		real[i] = '\0';
-		if (stat(real, &st) != 0) {
-			rc = -1;
-		} else if (!S_ISDIR(st.st_mode) || (st.st_uid != 0 && st.st_uid != owner_uid) ||
-			   ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0)) {
-			subid_log(log, LOG_ERR, "store refused path=%s reason=\"directory %s can be changed "
-				  "by users other than root\"", path, real);
-			errno = EPERM;
-			rc = -2;
-		}
-		real[i] = save;
+	/* subid_dir_trusted() checks the directory of a path, and every one above */
+	if (snprintf(probe, sizeof(probe), "%s/.", dir) >= (int)sizeof(probe))
+		return -1;
+	rc = subid_dir_trusted(probe, owner_uid);
+	if (rc == -2) {
+		subid_log(log, LOG_ERR, "store refused path=%s reason=\"directory %s, or one above it, can be "
+			  "changed by users other than root\"", path, dir);
+		errno = EPERM;
 	}
-	free(real);
 	return rc;
 }
 
-/* dir must be a real directory owned by owner_uid and not writable by group/others. */
+/*
+ * dir must be a real directory owned by owner_uid and not writable by
+ * group/others (and, with private, not open to them at all).
+ */
 static int
-check_dir(const char *dir, uid_t owner_uid, const struct subid_log *log, const char *path)
+check_dir(const char *dir, uid_t owner_uid, bool private, const struct subid_log *log, const char *path)
 {
 	struct stat st;
 	int fd, rc;
@@ -116,9 +195,10 @@ check_dir(const char *dir, uid_t owner_uid, const struct subid_log *log, const c
 		return -1;
 	}
 	close(fd);
-	if (st.st_uid != owner_uid || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+	if (st.st_uid != owner_uid || (st.st_mode & (private ? 077 : (S_IWGRP | S_IWOTH))) != 0) {
 		subid_log(log, LOG_ERR, "store refused path=%s reason=\"directory %s is not owned by uid %u "
-			  "or is writable by group/others\"", path, dir, (unsigned)owner_uid);
+			  "or is %s by group/others\"", path, dir, (unsigned)owner_uid,
+			  private ? "open" : "writable");
 		errno = EPERM;
 		return -2;
 	}
@@ -156,13 +236,30 @@ split_dir(const char *path, char *dir, size_t len)
 	return 0;
 }
 
+/* mkdir with mode whatever the umask, set through the directory itself (never through a link) */
+static int
+make_dir(const char *dir, mode_t mode, const char *path, const struct subid_log *log)
+{
+	if (mkdir(dir, mode) != 0 && errno != EEXIST) {
+		subid_log(log, LOG_ERR, "store error path=%s reason=\"cannot create directory %s: %m\"", path, dir);
+		return -1;
+	}
+	/* a symbolic link put in its place meanwhile is never followed (check_dir refuses it) */
+	if (chmod_dir_nofollow(dir, mode) != 0 && errno != ELOOP && errno != ENOTDIR) {
+		subid_log(log, LOG_ERR, "store error path=%s reason=\"chmod %s: %m\"", path, dir);
+		return -1;
+	}
+	return 0;
+}
+
 /*
- * Check (and for rw, create) the directory and the database file.
- * Returns 0 ready, 1 database missing (ro), -1 error (logged).  With fdout,
- * the checked file stays open there (read-only opens read through it).
+ * Check (and for rw, create) the directory and the database file: the
+ * writer's store is root's alone, 0600 in a 0700 directory, so that no other
+ * process can open it (and so hold a lock that stalls a login).  Returns 0
+ * ready, 1 database missing (ro), -1 error (logged).
  */
 static int
-prepare_files(const char *path, uid_t owner_uid, bool create, int *fdout, const struct subid_log *log)
+prepare_files(const char *path, uid_t owner_uid, bool create, const struct subid_log *log)
 {
 	char dir[PATH_MAX];
 	int rc, fd;
@@ -171,28 +268,12 @@ prepare_files(const char *path, uid_t owner_uid, bool create, int *fdout, const 
 		subid_log(log, LOG_ERR, "store refused path=%s reason=\"not an absolute file path\"", path);
 		return -1;
 	}
-	rc = check_dir(dir, owner_uid, log, path);
+	/* a writer has made the directory root's alone (store_open) */
+	rc = check_dir(dir, owner_uid, create, log, path);
 	if (rc == -2)
 		return -1;
 	if (rc == 1 && !create)
 		return 1;
-	if (rc == 1) {
-		if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-			subid_log(log, LOG_ERR, "store error path=%s reason=\"cannot create directory %s: %m\"", path, dir);
-			return -1;
-		}
-		/*
-		 * umask of the host process must not decide who can read the
-		 * store; the mode is set through a descriptor of the directory
-		 * itself, so a symbolic link put in its place meanwhile is
-		 * never followed (check_dir below refuses it).
-		 */
-		if (chmod_dir_nofollow(dir, 0755) != 0 && errno != ELOOP && errno != ENOTDIR) {
-			subid_log(log, LOG_ERR, "store error path=%s reason=\"chmod %s: %m\"", path, dir);
-			return -1;
-		}
-		rc = check_dir(dir, owner_uid, log, path);
-	}
 	if (rc != 0) {
 		if (rc == -1)
 			subid_log(log, LOG_ERR, "store error path=%s reason=\"cannot open directory %s: %m\"", path, dir);
@@ -200,17 +281,20 @@ prepare_files(const char *path, uid_t owner_uid, bool create, int *fdout, const 
 	}
 	fd = subid_open_trusted(path, owner_uid);
 	if (fd >= 0) {
-		if (fdout != NULL)
-			*fdout = fd;
-		else
+		/* the old layout's 0644 store becomes root's alone */
+		if (create && fchmod(fd, 0600) != 0) {
+			subid_log(log, LOG_ERR, "store error path=%s reason=\"chmod: %m\"", path);
 			close(fd);
+			return -1;
+		}
+		close(fd);
 		return 0;
 	}
 	if (errno == ENOENT && create) {
-		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (fd < 0 && errno == EEXIST)
-			return prepare_files(path, owner_uid, false, fdout, log);
-		if (fd < 0 || fchmod(fd, 0644) != 0) {
+			return prepare_files(path, owner_uid, false, log);
+		if (fd < 0 || fchmod(fd, 0600) != 0) {
 			subid_log(log, LOG_ERR, "store error path=%s reason=\"cannot create: %m\"", path);
 			if (fd >= 0)
 				close(fd);
@@ -229,6 +313,52 @@ prepare_files(const char *path, uid_t owner_uid, bool create, int *fdout, const 
 	else
 		subid_log(log, LOG_ERR, "store error path=%s reason=\"cannot open: %m\"", path);
 	return -1;
+}
+
+/*
+ * The layout before the read index kept a 0644 store where the index is
+ * now: <index's directory>/<store's name> (/var/lib/subid/subid.db).  The
+ * first writer moves it, then a journal a crash left beside it, into the
+ * private directory (under the writer lock; each step is a rename, and a
+ * writer that stopped between the two finishes the second).  0 (moved or
+ * nothing to move), -1 error (logged).
+ */
+static int
+migrate_old_store(const char *path, const char *index_path, uid_t owner_uid, const struct subid_log *log)
+{
+	char dir[PATH_MAX], idir[PATH_MAX], old[PATH_MAX], oldj[PATH_MAX + 8], newj[PATH_MAX + 8];
+	const char *base = strrchr(path, '/');
+	struct stat sb;
+	int fd;
+
+	if (base == NULL || split_dir(path, dir, sizeof(dir)) != 0 || split_dir(index_path, idir, sizeof(idir)) != 0 ||
+	    strcmp(dir, idir) == 0 ||
+	    snprintf(old, sizeof(old), "%s%s", strcmp(idir, "/") == 0 ? "" : idir, base) >= (int)sizeof(old))
+		return 0;
+	snprintf(oldj, sizeof(oldj), "%s-journal", old);
+	snprintf(newj, sizeof(newj), "%s-journal", path);
+	if (lstat(path, &sb) != 0 && errno == ENOENT && (fd = subid_open_trusted(old, owner_uid)) >= 0) {
+		close(fd);
+		if (check_ancestors(idir, owner_uid, log, path) != 0)
+			return -1;
+		if (rename(old, path) != 0) {
+			subid_log(log, LOG_ERR, "store error path=%s reason=\"cannot move the old store %s here: %m\"",
+				  path, old);
+			return -1;
+		}
+		subid_log(log, LOG_NOTICE, "store migrated path=%s from=%s reason=\"the store is root's alone now; "
+			  "readers use the index %s\"", path, old, index_path);
+	}
+	if (lstat(path, &sb) == 0 && lstat(newj, &sb) != 0 && errno == ENOENT &&
+	    (fd = subid_open_trusted(oldj, owner_uid)) >= 0) {
+		close(fd);
+		if (rename(oldj, newj) != 0) {
+			subid_log(log, LOG_ERR, "store error path=%s reason=\"cannot move the old journal %s here: %m\"",
+				  path, oldj);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 /*
@@ -276,407 +406,6 @@ schema_current(struct subid_store *st, bool report)
 }
 
 
-/* ---- read-only access through the checked descriptor -------------------------------- *
- *
- * The plugin runs inside setuid newuidmap: checking the file by name and then
- * letting SQLite open it by name again would let the file be swapped in
- * between.  So a read-only store is read through the very descriptor that
- * was checked, by a minimal SQLite VFS ("subid-fd") that serves one main
- * database from an fd and nothing else (no journal, no temp files).  Its
- * SHARED lock is SQLite's own byte-range protocol on that fd, taken as an
- * open-file-description lock (F_OFD_SETLK): it conflicts with the POSIX
- * locks of SQLite's unix VFS in other processes, so writers and readers
- * exclude each other exactly as with that VFS, but it belongs to this
- * descriptor alone.  A classic POSIX lock belongs to the whole process and
- * dies with the close of any descriptor of the file, so another thread's
- * store closing (podman calls libsubid from many threads) would drop a
- * reader's lock in mid-read and let a writer rewrite the pages it reads.
- * A hot journal left by a writer that crashed is refused (fail closed):
- * only a writer, at the next login, may roll it back.
- */
-#define LOCK_PENDING 0x40000000
-#define LOCK_RESERVED (LOCK_PENDING + 1)
-#define LOCK_SHARED_FIRST (LOCK_PENDING + 2)
-#define LOCK_SHARED_SIZE 510
-#define FD_VFS_NAME "subid-fd"
-
-struct fd_file {
-	sqlite3_file base;
-	int fd;
-	char path[PATH_MAX];	/* the database, to find its journal */
-};
-
-static int shared_lock(int fd);
-static void shared_unlock(int fd);
-static int hot_journal(const char *path, int fd);
-
-static int
-fdf_close(sqlite3_file *f)
-{
-	(void)f;
-	return SQLITE_OK;	/* the store owns the fd */
-}
-
-static int
-fdf_read(sqlite3_file *f, void *buf, int amt, sqlite3_int64 off)
-{
-	struct fd_file *ff = (struct fd_file *)f;
-	size_t done = 0;
-
-	while (done < (size_t)amt) {
-		ssize_t n = pread(ff->fd, (char *)buf + done, (size_t)amt - done, (off_t)off + (off_t)done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return SQLITE_IOERR_READ;
-		if (n == 0) {
-			memset((char *)buf + done, 0, (size_t)amt - done);
-			return SQLITE_IOERR_SHORT_READ;
-		}
-		done += (size_t)n;
-	}
-	return SQLITE_OK;
-}
-
-static int
-fdf_write(sqlite3_file *f, const void *buf, int amt, sqlite3_int64 off)
-{
-	(void)f; (void)buf; (void)amt; (void)off;
-	return SQLITE_READONLY;
-}
-
-static int
-fdf_truncate(sqlite3_file *f, sqlite3_int64 size)
-{
-	(void)f; (void)size;
-	return SQLITE_READONLY;
-}
-
-static int
-fdf_sync(sqlite3_file *f, int flags)
-{
-	(void)f; (void)flags;
-	return SQLITE_OK;
-}
-
-static int
-fdf_size(sqlite3_file *f, sqlite3_int64 *size)
-{
-	struct stat st;
-
-	if (fstat(((struct fd_file *)f)->fd, &st) != 0)
-		return SQLITE_IOERR_FSTAT;
-	*size = st.st_size;
-	return SQLITE_OK;
-}
-
-static int
-fdf_lock(sqlite3_file *f, int level)
-{
-	struct fd_file *ff = (struct fd_file *)f;
-	int rc;
-
-	if (level != SQLITE_LOCK_SHARED)
-		return SQLITE_READONLY;
-	rc = shared_lock(ff->fd);
-	if (rc != 0)
-		return rc > 0 ? SQLITE_BUSY : SQLITE_IOERR_LOCK;
-	if (hot_journal(ff->path, ff->fd) != 0) {
-		shared_unlock(ff->fd);
-		return SQLITE_IOERR_LOCK;
-	}
-	return SQLITE_OK;
-}
-
-static int
-fdf_unlock(sqlite3_file *f, int level)
-{
-	if (level == SQLITE_LOCK_NONE)
-		shared_unlock(((struct fd_file *)f)->fd);
-	return SQLITE_OK;
-}
-
-static int
-fdf_check_reserved(sqlite3_file *f, int *out)
-{
-	struct flock l = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = LOCK_RESERVED, .l_len = 1 };
-
-	if (fcntl(((struct fd_file *)f)->fd, F_OFD_GETLK, &l) != 0)
-		return SQLITE_IOERR_CHECKRESERVEDLOCK;
-	*out = l.l_type != F_UNLCK;
-	return SQLITE_OK;
-}
-
-static int
-fdf_control(sqlite3_file *f, int op, void *arg)
-{
-	(void)f; (void)op; (void)arg;
-	return SQLITE_NOTFOUND;
-}
-
-static int
-fdf_sector(sqlite3_file *f)
-{
-	(void)f;
-	return 512;
-}
-
-static int
-fdf_devchar(sqlite3_file *f)
-{
-	(void)f;
-	return 0;
-}
-
-static const sqlite3_io_methods fd_io = {
-	.iVersion = 1,
-	.xClose = fdf_close,
-	.xRead = fdf_read,
-	.xWrite = fdf_write,
-	.xTruncate = fdf_truncate,
-	.xSync = fdf_sync,
-	.xFileSize = fdf_size,
-	.xLock = fdf_lock,
-	.xUnlock = fdf_unlock,
-	.xCheckReservedLock = fdf_check_reserved,
-	.xFileControl = fdf_control,
-	.xSectorSize = fdf_sector,
-	.xDeviceCharacteristics = fdf_devchar,
-};
-
-/* "subid-fd:N:PATH" names descriptor N of database PATH; nothing else opens. */
-static int
-fdv_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *outflags)
-{
-	struct fd_file *ff = (struct fd_file *)f;
-	char num[16];
-	const char *colon;
-	uint64_t fd;
-
-	(void)vfs;
-	ff->base.pMethods = NULL;
-	if (name == NULL || (flags & SQLITE_OPEN_MAIN_DB) == 0 || (flags & SQLITE_OPEN_READONLY) == 0 ||
-	    strncmp(name, FD_VFS_NAME ":", sizeof(FD_VFS_NAME)) != 0)
-		return SQLITE_CANTOPEN;
-	name += sizeof(FD_VFS_NAME);
-	colon = strchr(name, ':');
-	if (colon == NULL || (size_t)(colon - name) >= sizeof(num) ||
-	    snprintf(ff->path, sizeof(ff->path), "%s", colon + 1) >= (int)sizeof(ff->path))
-		return SQLITE_CANTOPEN;
-	memcpy(num, name, (size_t)(colon - name));
-	num[colon - name] = '\0';
-	if (!subid_parse_u64(num, &fd) || fd > INT_MAX)
-		return SQLITE_CANTOPEN;
-	ff->fd = (int)fd;
-	ff->base.pMethods = &fd_io;
-	if (outflags != NULL)
-		*outflags = SQLITE_OPEN_READONLY;
-	return SQLITE_OK;
-}
-
-static int
-fdv_delete(sqlite3_vfs *vfs, const char *name, int sync)
-{
-	(void)vfs; (void)name; (void)sync;
-	return SQLITE_IOERR_DELETE;
-}
-
-static int
-fdv_access(sqlite3_vfs *vfs, const char *name, int flags, int *out)
-{
-	(void)vfs; (void)name; (void)flags;
-	*out = 0;	/* no journal or WAL file exists as far as this VFS knows */
-	return SQLITE_OK;
-}
-
-static int
-fdv_fullpath(sqlite3_vfs *vfs, const char *name, int n, char *out)
-{
-	(void)vfs;
-	if (snprintf(out, (size_t)n, "%s", name) >= n)
-		return SQLITE_CANTOPEN;
-	return SQLITE_OK;
-}
-
-static int
-fdv_random(sqlite3_vfs *vfs, int n, char *out)
-{
-	sqlite3_vfs *d = vfs->pAppData;
-
-	return d->xRandomness(d, n, out);
-}
-
-static int
-fdv_sleep(sqlite3_vfs *vfs, int us)
-{
-	sqlite3_vfs *d = vfs->pAppData;
-
-	return d->xSleep(d, us);
-}
-
-static int
-fdv_time(sqlite3_vfs *vfs, double *out)
-{
-	sqlite3_vfs *d = vfs->pAppData;
-
-	return d->xCurrentTime(d, out);
-}
-
-static int
-fdv_lasterr(sqlite3_vfs *vfs, int n, char *out)
-{
-	(void)vfs;
-	if (n > 0)
-		out[0] = '\0';
-	return 0;
-}
-
-static sqlite3_vfs fd_vfs = {
-	.iVersion = 1,
-	.szOsFile = sizeof(struct fd_file),
-	.mxPathname = PATH_MAX + 32,
-	.zName = FD_VFS_NAME,
-	.xOpen = fdv_open,
-	.xDelete = fdv_delete,
-	.xAccess = fdv_access,
-	.xFullPathname = fdv_fullpath,
-	.xRandomness = fdv_random,
-	.xSleep = fdv_sleep,
-	.xCurrentTime = fdv_time,
-	.xGetLastError = fdv_lasterr,
-};
-
-static pthread_once_t fd_vfs_once = PTHREAD_ONCE_INIT;
-static int fd_vfs_rc = SQLITE_ERROR;
-
-static void
-fd_vfs_register(void)
-{
-	fd_vfs.pAppData = sqlite3_vfs_find(NULL);
-	if (fd_vfs.pAppData != NULL)
-		fd_vfs_rc = sqlite3_vfs_register(&fd_vfs, 0);
-}
-
-/* PAM and libsubid may unload us: SQLite must not keep a pointer into this object. */
-__attribute__((destructor)) static void
-fd_vfs_unregister(void)
-{
-	if (fd_vfs_rc == SQLITE_OK)
-		sqlite3_vfs_unregister(&fd_vfs);
-}
-
-/* SQLite's SHARED lock on fd: 0 held, 1 busy (a writer is committing), -1 error. */
-static int
-shared_lock(int fd)
-{
-	struct flock l = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = LOCK_PENDING, .l_len = 1 };
-	int rc = 0;
-
-	if (fcntl(fd, F_OFD_SETLK, &l) != 0)
-		return (errno == EAGAIN || errno == EACCES) ? 1 : -1;
-	l.l_start = LOCK_SHARED_FIRST;
-	l.l_len = LOCK_SHARED_SIZE;
-	if (fcntl(fd, F_OFD_SETLK, &l) != 0)
-		rc = (errno == EAGAIN || errno == EACCES) ? 1 : -1;
-	l.l_type = F_UNLCK;
-	l.l_start = LOCK_PENDING;
-	l.l_len = 1;
-	fcntl(fd, F_OFD_SETLK, &l);
-	return rc;
-}
-
-static void
-shared_unlock(int fd)
-{
-	struct flock l = { .l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = LOCK_SHARED_FIRST,
-			   .l_len = LOCK_SHARED_SIZE };
-
-	fcntl(fd, F_OFD_SETLK, &l);
-}
-
-/*
- * Is there a journal that a crashed writer left?  SQLite's own test: it
- * exists, nobody holds RESERVED, and its first byte is not zero (a journal
- * whose header was never written is ignored, not rolled back).
- */
-static int
-hot_journal(const char *path, int fd)
-{
-	char jpath[PATH_MAX];
-	struct stat st;
-	struct flock l = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = LOCK_RESERVED, .l_len = 1 };
-	unsigned char first = 0;
-	ssize_t n;
-	int jfd;
-
-	if (snprintf(jpath, sizeof(jpath), "%s-journal", path) >= (int)sizeof(jpath))
-		return -1;
-	if (lstat(jpath, &st) != 0)
-		return errno == ENOENT ? 0 : -1;
-	if (st.st_size == 0)
-		return 0;
-	if (fcntl(fd, F_OFD_GETLK, &l) != 0)
-		return -1;
-	if (l.l_type != F_UNLCK)
-		return 0;
-	jfd = open(jpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
-	if (jfd < 0)
-		return errno == ENOENT ? 0 : -1;
-	do
-		n = pread(jfd, &first, 1, 0);
-	while (n < 0 && errno == EINTR);
-	close(jfd);
-	if (n < 0)
-		return -1;
-	return n == 1 && first != 0;
-}
-
-/* 0 ready, 1 empty database (no grants yet), -1 error (logged). */
-static int
-open_ro_fd(struct subid_store *st)
-{
-	char name[sizeof(FD_VFS_NAME) + 16 + PATH_MAX];
-	struct stat sb;
-	int rc;
-
-	/* the lock callback refuses a hot journal too; this says why */
-	rc = hot_journal(st->path, st->fd);
-	if (rc != 0) {
-		subid_log(st->log, LOG_ERR, "store error path=%s reason=\"%s\"", st->path,
-			  rc > 0 ? "hot journal: a writer died mid-transaction; the next login rolls it back"
-				 : "cannot check the journal");
-		return -1;
-	}
-	if (fstat(st->fd, &sb) != 0) {
-		subid_log(st->log, LOG_ERR, "store error path=%s reason=\"%m\"", st->path);
-		return -1;
-	}
-	if (sb.st_size == 0)
-		return 1;
-	pthread_once(&fd_vfs_once, fd_vfs_register);
-	if (fd_vfs_rc != SQLITE_OK) {
-		subid_log(st->log, LOG_ERR, "store error path=%s reason=\"cannot register the VFS\"", st->path);
-		return -1;
-	}
-	if (snprintf(name, sizeof(name), "%s:%d:%s", FD_VFS_NAME, st->fd, st->path) >= (int)sizeof(name)) {
-		subid_log(st->log, LOG_ERR, "store error path=%s reason=\"path too long\"", st->path);
-		return -1;
-	}
-	if (sqlite3_open_v2(name, &st->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX |
-			    SQLITE_OPEN_PRIVATECACHE, FD_VFS_NAME) != SQLITE_OK) {
-		db_error(st, "open");
-		return -1;
-	}
-	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
-	if (sqlite3_exec(st->db, "PRAGMA query_only = ON; PRAGMA trusted_schema = OFF; "
-			 "PRAGMA temp_store = MEMORY;", NULL, NULL, NULL) != SQLITE_OK) {
-		db_error(st, "open");
-		return -1;
-	}
-	return 0;
-}
-
 /* Create the schema unless it exists; decided under the write lock. */
 static int
 create_schema(struct subid_store *st)
@@ -705,55 +434,120 @@ create_schema(struct subid_store *st)
 	return 0;
 }
 
+static int write_lock(struct subid_store *st);
+static bool same_ranges(const struct subid_grant *ur, const struct subid_grant *gr, const struct subid_grant *want_ur,
+			const struct subid_grant *want_gr);
+static void write_unlock(struct subid_store *st);
+
+/*
+ * The writer's lock file, beside the store in its private directory: only
+ * root can open it, so only root writers ever wait for each other.
+ */
 static int
-store_open(struct subid_store **out, const char *path, uid_t owner_uid, bool ro,
+open_lock(struct subid_store *st)
+{
+	char lp[PATH_MAX];
+
+	if (snprintf(lp, sizeof(lp), "%s.lock", st->path) >= (int)sizeof(lp))
+		return -1;
+	st->lock_fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+	if (st->lock_fd < 0) {
+		subid_log(st->log, LOG_ERR, "store error path=%s reason=\"cannot open %s: %m\"", st->path, lp);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+store_open(struct subid_store **out, const char *path, const char *index_path, uid_t owner_uid, bool ro,
 	   const struct subid_log *log)
 {
 	struct subid_store *st;
-	int rc, fd = -1;
+	char dir[PATH_MAX], idir[PATH_MAX];
+	int rc;
 
 	*out = NULL;
-	rc = prepare_files(path, owner_uid, !ro, ro ? &fd : NULL, log);
-	if (rc != 0)
-		return rc == 1 ? SUBID_STORE_NOTFOUND : SUBID_STORE_ERR;
+	/* a writer loads SQLite before it creates anything, a reader once there is a store to read */
+	if (!ro && !s_ready(path, log))
+		return SUBID_STORE_ERR;
 	st = calloc(1, sizeof(*st));
-	if (st == NULL || (st->path = strdup(path)) == NULL) {
+	if (st == NULL || (st->path = strdup(path)) == NULL ||
+	    (!ro && (st->index_path = strdup(index_path)) == NULL)) {
+		if (st != NULL)
+			free(st->path);
 		free(st);
-		if (fd >= 0)
-			close(fd);
 		subid_log(log, LOG_CRIT, "store error path=%s reason=\"out of memory\"", path);
 		return SUBID_STORE_ERR;
 	}
 	st->log = log;
 	st->readonly = ro;
-	st->fd = fd;
-	if (ro) {
-		rc = open_ro_fd(st);
-		if (rc == 0) {
-			sqlite3_extended_result_codes(st->db, 1);
-			/*
-			 * A database of another layout (a later version of ours, or not
-			 * ours at all) is not guessed at: fail closed.  The schema is
-			 * created in one transaction, so a reader sees all of it or none.
-			 */
-			rc = schema_current(st, true);
-			if (rc == 1) {
-				*out = st;
-				return SUBID_STORE_OK;
-			}
-			rc = rc == 0 ? 1 : -1;
+	st->owner_uid = owner_uid;
+	st->lock_fd = -1;
+	if (!ro) {
+		/* the index's directory (readable by all), then the store's own (root's alone) */
+		if (split_dir(path, dir, sizeof(dir)) != 0 || split_dir(index_path, idir, sizeof(idir)) != 0 ||
+		    strcmp(dir, idir) == 0) {
+			subid_log(log, LOG_ERR, "store refused path=%s index=%s reason=\"the store needs a directory "
+				  "of its own, apart from the index's\"", path, index_path);
+			goto fail;
 		}
+		rc = check_ancestors(idir, owner_uid, log, path);
+		if (rc == 1 && make_dir(idir, 0755, path, log) == 0)
+			rc = check_ancestors(idir, owner_uid, log, path);
+		if (rc != 0)
+			goto fail;
+		/* a missing directory is made 0700; a safe one of the old layout (0755) becomes 0700 */
+		rc = check_dir(dir, owner_uid, false, log, path);
+		if (rc == 1)
+			rc = make_dir(dir, 0700, path, log);
+		else if (rc == 0 && chmod_dir_nofollow(dir, 0700) != 0) {
+			subid_log(log, LOG_ERR, "store error path=%s reason=\"chmod %s: %m\"", path, dir);
+			rc = -1;
+		}
+		if (rc != 0 || check_dir(dir, owner_uid, true, log, path) != 0 || open_lock(st) != 0)
+			goto fail;
+		if (write_lock(st) != 0)
+			goto fail;
+		rc = migrate_old_store(path, index_path, owner_uid, log);
+		write_unlock(st);
+		if (rc != 0)
+			goto fail;
+	}
+	rc = prepare_files(path, owner_uid, !ro, log);
+	if (rc != 0) {
 		subid_store_close(st);
 		return rc == 1 ? SUBID_STORE_NOTFOUND : SUBID_STORE_ERR;
 	}
-	rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW |
-			     SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_PRIVATECACHE, NULL);
+	if (ro && !s_ready(path, log))
+		goto fail;
+	rc = sqlite3_open_v2(path, &st->db, (ro ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
+			     SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_PRIVATECACHE, NULL);
 	if (rc != SQLITE_OK) {
 		db_error(st, "open");
 		goto fail;
 	}
 	sqlite3_extended_result_codes(st->db, 1);
-	sqlite3_busy_timeout(st->db, WRITER_BUSY_TIMEOUT_MS);
+	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+	if (ro) {
+		if (sqlite3_exec(st->db, "PRAGMA query_only = ON; PRAGMA trusted_schema = OFF;",
+				 NULL, NULL, NULL) != SQLITE_OK) {
+			db_error(st, "pragma");
+			goto fail;
+		}
+		/*
+		 * A database of another layout (a later version of ours, or not
+		 * ours at all) is not guessed at: fail closed.  The schema is
+		 * created in one transaction, so a reader sees all of it or none
+		 * (an empty file: no grants yet).
+		 */
+		rc = schema_current(st, true);
+		if (rc == 1) {
+			*out = st;
+			return SUBID_STORE_OK;
+		}
+		subid_store_close(st);
+		return rc == 0 ? SUBID_STORE_NOTFOUND : SUBID_STORE_ERR;
+	}
 	/*
 	 * Rollback journal, so that readers without write access to the
 	 * directory can read (WAL would need a writable -shm file).
@@ -778,15 +572,16 @@ fail:
 }
 
 int
-subid_store_open_rw(struct subid_store **st, const char *path, uid_t owner_uid, const struct subid_log *log)
+subid_store_open_rw(struct subid_store **st, const char *path, const char *index_path, uid_t owner_uid,
+		    const struct subid_log *log)
 {
-	return store_open(st, path, owner_uid, false, log);
+	return store_open(st, path, index_path, owner_uid, false, log);
 }
 
 int
 subid_store_open_ro(struct subid_store **st, const char *path, uid_t owner_uid, const struct subid_log *log)
 {
-	return store_open(st, path, owner_uid, true, log);
+	return store_open(st, path, NULL, owner_uid, true, log);
 }
 
 void
@@ -796,8 +591,10 @@ subid_store_close(struct subid_store *st)
 		return;
 	if (st->db != NULL)
 		sqlite3_close_v2(st->db);
-	if (st->fd >= 0)
-		close(st->fd);
+	subid_index_close(st->ix);
+	if (st->lock_fd >= 0)
+		close(st->lock_fd);
+	free(st->index_path);
 	free(st->path);
 	free(st);
 }
@@ -1273,11 +1070,262 @@ insert_range(struct subid_store *st, uid_t uid, int kind, uint64_t start, uint64
 	return 0;
 }
 
+/* ---- writes: the lock, the transaction, and the index published after it ---------------- */
+
+static int
+write_lock(struct subid_store *st)
+{
+	struct timespec pause = { 0, 1000 * 1000 };
+	long waited_ms = 0;
+
+	while (flock(st->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			subid_log(st->log, LOG_ERR, "store error path=%s reason=\"cannot lock: %m\"", st->path);
+			return -1;
+		}
+		if (waited_ms >= BUSY_TIMEOUT_MS) {
+			subid_log(st->log, LOG_ERR, "store error path=%s reason=\"lock timeout: other writers held the "
+				  "store for %d s\"", st->path, BUSY_TIMEOUT_MS / 1000);
+			return -1;
+		}
+		nanosleep(&pause, NULL);
+		waited_ms += pause.tv_nsec / 1000000;
+		/* back off to 10 ms: a burst of first logins queues without spinning */
+		if (pause.tv_nsec < 10 * 1000 * 1000)
+			pause.tv_nsec += 1000 * 1000;
+	}
+	return 0;
+}
+
+static void
+write_unlock(struct subid_store *st)
+{
+	subid_index_close(st->ix);
+	st->ix = NULL;
+	flock(st->lock_fd, LOCK_UN);
+}
+
 static int
 rollback(struct subid_store *st, int rc)
 {
 	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	write_unlock(st);
 	return rc;
+}
+
+/* uid's current rows as an index change (both counts 0: gone).  0 or -1 (logged). */
+static int
+owner_change(struct subid_store *st, uid_t uid, subid_index_change *ch)
+{
+	char *name = NULL;
+	bool name_ok;
+	int have;
+
+	memset(ch, 0, sizeof(*ch));
+	ch->uid = uid;
+	have = owner_state(st, uid, &ch->r[0], &ch->r[1], &name_ok, NULL);
+	if (have < 0 || subid_store_name(st, uid, &name) == SUBID_STORE_ERR)
+		return -1;
+	if ((have & 1) == 0)
+		ch->r[0] = (struct subid_grant){ 0, 0 };
+	if ((have & 2) == 0)
+		ch->r[1] = (struct subid_grant){ 0, 0 };
+	ch->name_hash = subid_index_name_hash(name);
+	free(name);
+	return 0;
+}
+
+/*
+ * Publish every row again (the index is missing, damaged, or lags the
+ * store after a writer stopped between its commit and its publish).  Done
+ * before the write that found it, so no range this store has released is
+ * ever handed out while a published index still lists it.
+ */
+static int
+republish(struct subid_store *st, uint64_t generation, const char *why, size_t *count)
+{
+	sqlite3_stmt *q = prep(st, "SELECT DISTINCT uid FROM ranges ORDER BY uid");
+	subid_index_change *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc, ret = -1;
+
+	if (q == NULL)
+		return -1;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		if (n == cap) {
+			subid_index_change *nv = realloc(v, (cap = cap ? 2 * cap : 64) * sizeof(*nv));
+
+			if (nv == NULL) {
+				subid_log(st->log, LOG_CRIT, "store error path=%s reason=\"out of memory\"", st->path);
+				goto out;
+			}
+			v = nv;
+		}
+		if (owner_change(st, (uid_t)sqlite3_column_int64(q, 0), &v[n]) != 0)
+			goto out;
+		n++;
+	}
+	if (rc != SQLITE_DONE) {
+		db_error(st, "read");
+		goto out;
+	}
+	if (subid_index_publish(st->index_path, NULL, v, n, generation, st->log) != SUBID_INDEX_OK)
+		goto out;
+	if (why != NULL && (n > 0 || generation > 0))
+		subid_log(st->log, LOG_NOTICE, "index republished path=%s generation=%llu owners=%zu reason=\"%s\"",
+			  st->index_path, (unsigned long long)generation, n, why);
+	if (count != NULL)
+		*count = n;
+	ret = 0;
+out:
+	sqlite3_finalize(q);
+	free(v);
+	return ret;
+}
+
+/*
+ * Start a write: the writer lock, BEGIN IMMEDIATE, and an index that is the
+ * store's (republished first when it is not).  OK, or ERR (logged, nothing
+ * held).
+ */
+static int
+write_begin(struct subid_store *st)
+{
+	int64_t g = 0;
+	int rc;
+
+	if (write_lock(st) != 0)
+		return SUBID_STORE_ERR;
+	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+		db_error(st, "begin");
+		write_unlock(st);
+		return SUBID_STORE_ERR;
+	}
+	if (meta_get(st, "generation", &g) < 0 || g < 0)
+		return rollback(st, SUBID_STORE_ERR);
+	st->generation = (uint64_t)g;
+	subid_index_clean(st->index_path, st->log);
+	rc = subid_index_open(&st->ix, st->index_path, st->owner_uid, st->log);
+	if (rc == SUBID_INDEX_OK && subid_index_generation(st->ix) == st->generation)
+		return SUBID_STORE_OK;
+	if (rc == SUBID_INDEX_OK && subid_index_generation(st->ix) > st->generation && !st->force) {
+		/*
+		 * No writer leaves its store behind the index it published: this
+		 * store was replaced (deleted, restored from a backup).  Republishing
+		 * it would hand out again ranges the index still gives owners who
+		 * may be using them: the admin decides (subidctl reindex).
+		 */
+		subid_log(st->log, LOG_ERR, "store refused path=%s reason=\"generation %llu is behind the published "
+			  "index %s (generation %llu): the store was replaced or restored; 'subidctl reindex' publishes "
+			  "it as it is\"", st->path, (unsigned long long)st->generation, st->index_path,
+			  (unsigned long long)subid_index_generation(st->ix));
+		return rollback(st, SUBID_STORE_ERR);
+	}
+	subid_index_close(st->ix);
+	st->ix = NULL;
+	if (republish(st, st->generation, rc == SUBID_INDEX_OK ? "it lagged the store (a writer stopped between "
+		      "its commit and its publish)" : rc == SUBID_INDEX_ERR ? "it was unusable" : "it was missing",
+		      NULL) != 0 ||
+	    subid_index_open(&st->ix, st->index_path, st->owner_uid, st->log) != SUBID_INDEX_OK)
+		return rollback(st, SUBID_STORE_ERR);
+	return SUBID_STORE_OK;
+}
+
+int
+subid_store_generation_at(const char *path, uid_t owner_uid, const struct subid_log *log, int64_t *generation)
+{
+	struct subid_store *st = NULL;
+	int rc = subid_store_open_ro(&st, path, owner_uid, log);
+
+	*generation = 0;
+	if (rc != SUBID_STORE_OK)
+		return rc;
+	rc = meta_get(st, "generation", generation) < 0 ? SUBID_STORE_ERR : SUBID_STORE_OK;
+	subid_store_close(st);
+	return rc;
+}
+
+/*
+ * The store holds uid's ranges and nothing is to change: make sure the
+ * published index lists them too (a writer that stopped between its commit
+ * and its publish, a damaged record).  Only then does it cost a write: the
+ * lock, a republish when the index lags or is unusable, and a whole
+ * republish when uid's record is still wrong.  OK or ERR (logged).
+ */
+static int
+index_lists(struct subid_store *st, uid_t uid)
+{
+	struct subid_index *ix = NULL;
+	struct subid_index_owner o;
+	subid_index_change want;
+	int64_t g = 0;
+	int rc;
+
+	if (owner_change(st, uid, &want) != 0 || meta_get(st, "generation", &g) < 0)
+		return SUBID_STORE_ERR;
+	if (subid_index_open(&ix, st->index_path, st->owner_uid, st->log) == SUBID_INDEX_OK) {
+		rc = subid_index_generation(ix) == (uint64_t)g && subid_index_owner(ix, uid, &o) == SUBID_INDEX_OK &&
+		     o.name_hash == want.name_hash && same_ranges(&o.r[0], &o.r[1], &want.r[0], &want.r[1]);
+		subid_index_close(ix);
+		if (rc)
+			return SUBID_STORE_OK;
+	}
+	if (write_begin(st) != SUBID_STORE_OK)
+		return SUBID_STORE_ERR;
+	rc = subid_index_owner(st->ix, uid, &o);
+	if (owner_change(st, uid, &want) != 0)
+		return rollback(st, SUBID_STORE_ERR);
+	if (rc != SUBID_INDEX_OK || o.name_hash != want.name_hash ||
+	    !same_ranges(&o.r[0], &o.r[1], &want.r[0], &want.r[1]))
+		rc = republish(st, st->generation, "a record did not match the store", NULL);
+	else
+		rc = 0;
+	return rollback(st, rc == 0 ? SUBID_STORE_OK : SUBID_STORE_ERR);
+}
+
+int
+subid_store_publish(struct subid_store *st, size_t *owners)
+{
+	int rc;
+
+	if (st->readonly)
+		return SUBID_STORE_ERR;
+	st->force = true;
+	rc = write_begin(st);
+	st->force = false;
+	if (rc != SUBID_STORE_OK)
+		return SUBID_STORE_ERR;
+	rc = republish(st, st->generation, "asked for (subidctl reindex)", owners);
+	return rollback(st, rc == 0 ? SUBID_STORE_OK : SUBID_STORE_ERR);
+}
+
+/*
+ * Commit the write, then publish the index: the previous one with uid's
+ * rows as they are now, under the next generation.  The lock is held
+ * until the index is in place, so indexes are published in the order of
+ * the commits.  OK, or ERR (logged; a commit whose publish failed is
+ * published by the next writer).
+ */
+static int
+write_commit(struct subid_store *st, const uid_t *uids, size_t n)
+{
+	subid_index_change ch[4];
+	int rc;
+
+	if (n > sizeof(ch) / sizeof(ch[0]))
+		return rollback(st, SUBID_STORE_ERR);
+	for (size_t i = 0; i < n; i++)
+		if (owner_change(st, uids[i], &ch[i]) != 0)
+			return rollback(st, SUBID_STORE_ERR);
+	if (meta_set(st, "generation", (int64_t)(st->generation + 1)) != 0)
+		return rollback(st, SUBID_STORE_ERR);
+	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		db_error(st, "commit");
+		return rollback(st, SUBID_STORE_ERR);
+	}
+	rc = subid_index_publish(st->index_path, st->ix, ch, n, st->generation + 1, st->log);
+	write_unlock(st);
+	return rc == SUBID_INDEX_OK ? SUBID_STORE_OK : SUBID_STORE_ERR;
 }
 
 int
@@ -1306,12 +1354,10 @@ subid_store_ensure(struct subid_store *st, uid_t uid, const char *name, const st
 	if (have < 0)
 		return SUBID_STORE_ERR;
 	if (have == 3 && name_ok)
-		return SUBID_STORE_OK;
+		return index_lists(st, uid);
 
-	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-		db_error(st, "begin");
+	if (write_begin(st) != SUBID_STORE_OK)
 		return SUBID_STORE_ERR;
-	}
 	/* someone else may have granted it meanwhile */
 	have = owner_state(st, uid, uid_range, gid_range, &name_ok, name);
 	if (have < 0)
@@ -1366,10 +1412,9 @@ subid_store_ensure(struct subid_store *st, uid_t uid, const char *name, const st
 			return rollback(st, SUBID_STORE_ERR);
 		}
 	}
-	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		db_error(st, "commit");
+	if (write_commit(st, &uid, 1) != SUBID_STORE_OK) {
 		*granted = false;
-		return rollback(st, SUBID_STORE_ERR);
+		return SUBID_STORE_ERR;
 	}
 	return SUBID_STORE_OK;
 }
@@ -1385,10 +1430,8 @@ subid_store_release(struct subid_store *st, uid_t uid)
 
 	if (st->readonly)
 		return SUBID_STORE_ERR;
-	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-		db_error(st, "begin");
+	if (write_begin(st) != SUBID_STORE_OK)
 		return SUBID_STORE_ERR;
-	}
 	have = owner_state(st, uid, &ur, &gr, &name_ok, NULL);
 	if (have < 0)
 		return rollback(st, SUBID_STORE_ERR);
@@ -1406,11 +1449,7 @@ subid_store_release(struct subid_store *st, uid_t uid)
 		    ((have & 2) && free_index_add(st, &pool, gr.start, gr.start + gr.count) != 0))
 			return rollback(st, SUBID_STORE_ERR);
 	}
-	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		db_error(st, "commit");
-		return rollback(st, SUBID_STORE_ERR);
-	}
-	return SUBID_STORE_OK;
+	return write_commit(st, &uid, 1);
 }
 
 static bool
@@ -1427,15 +1466,11 @@ same_ranges(const struct subid_grant *ur, const struct subid_grant *gr, const st
  * dropped and the next local allocation rebuilds it.  Rolls back on failure.
  */
 static int
-commit_unindexed(struct subid_store *st)
+commit_unindexed(struct subid_store *st, uid_t uid)
 {
 	if (exec3(st, "DELETE FROM meta WHERE key IN ('pool_min', 'pool_max')", 0, 0, 0, 0) != 0)
 		return rollback(st, SUBID_STORE_ERR);
-	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		db_error(st, "commit");
-		return rollback(st, SUBID_STORE_ERR);
-	}
-	return SUBID_STORE_OK;
+	return write_commit(st, &uid, 1);
 }
 
 int
@@ -1451,10 +1486,8 @@ subid_store_import(struct subid_store *st, uid_t uid, const char *name, const st
 	*changed = false;
 	if (st->readonly)
 		return SUBID_STORE_ERR;
-	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-		db_error(st, "begin");
+	if (write_begin(st) != SUBID_STORE_OK)
 		return SUBID_STORE_ERR;
-	}
 	have = owner_state(st, uid, &ur, &gr, &name_ok, name);
 	if (have < 0)
 		return rollback(st, SUBID_STORE_ERR);
@@ -1483,7 +1516,7 @@ subid_store_import(struct subid_store *st, uid_t uid, const char *name, const st
 	for (int kind = SUBID_KIND_UID; kind <= SUBID_KIND_GID; kind++)
 		if (insert_range(st, uid, kind, want[kind]->start, want[kind]->count, name, now) != 0)
 			return rollback(st, SUBID_STORE_ERR);
-	if (commit_unindexed(st) != SUBID_STORE_OK)
+	if (commit_unindexed(st, uid) != SUBID_STORE_OK)
 		return SUBID_STORE_ERR;
 	*changed = true;
 	return SUBID_STORE_OK;
@@ -1506,11 +1539,9 @@ subid_store_put(struct subid_store *st, uid_t uid, const char *name, const struc
 	if (have < 0)
 		return SUBID_STORE_ERR;
 	if (have == 3 && name_ok && same_ranges(&ur, &gr, uid_range, gid_range))
-		return SUBID_STORE_OK;
-	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-		db_error(st, "begin");
+		return index_lists(st, uid);
+	if (write_begin(st) != SUBID_STORE_OK)
 		return SUBID_STORE_ERR;
-	}
 	for (int kind = SUBID_KIND_UID; kind <= SUBID_KIND_GID; kind++) {
 		int rc = overlap_row(st, 0, want[kind]->start, want[kind]->count, uid, conflict, NULL);
 
@@ -1522,7 +1553,7 @@ subid_store_put(struct subid_store *st, uid_t uid, const char *name, const struc
 	for (int kind = SUBID_KIND_UID; kind <= SUBID_KIND_GID; kind++)
 		if (insert_range(st, uid, kind, want[kind]->start, want[kind]->count, name, now) != 0)
 			return rollback(st, SUBID_STORE_ERR);
-	if (commit_unindexed(st) != SUBID_STORE_OK)
+	if (commit_unindexed(st, uid) != SUBID_STORE_OK)
 		return SUBID_STORE_ERR;
 	*changed = true;
 	return SUBID_STORE_OK;

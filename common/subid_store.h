@@ -1,7 +1,17 @@
 /*
- * The embedded store: one SQLite database, rollback journal, owned by root,
- * 0644 in a 0755 directory so unprivileged readers (podman, getsubids) can
- * read it.  Keyed by owner uid; one subuid and one subgid range per owner.
+ * The writer store: one SQLite database, rollback journal, root's alone
+ * (0600 in a 0700 directory, e.g. /var/lib/subid/private/subid.db): only root
+ * writers (pam_subid, subidctl) and root's tools open it, so no other process
+ * can hold a lock that stalls a login.  Keyed by owner uid; one subuid and one
+ * subgid range per owner.  Readers use the read index (subid_index.h), which
+ * every write publishes: each write takes the writer lock (<store>.lock),
+ * commits, and publishes the index derived from the previous one before it
+ * lets go, under the store's next generation; a write that finds the index
+ * behind the store (a writer stopped between commit and publish) republishes
+ * it first.
+ *
+ * libsqlite3 is not linked: the first open of a store loads it (dlopen);
+ * when it cannot, the open fails (SUBID_STORE_ERR, logged).
  *
  * Tables: ranges(uid, kind, start, count, name, granted) and free(start, end),
  * the free-span index over the pool that makes allocation cost independent
@@ -43,22 +53,36 @@ enum {
 };
 
 /*
- * Read-write open (root): creates the directory 0755 and the database 0644
- * when missing, and the schema.  Refuses a database or directory that is not
- * owned by owner_uid or is group/other-writable.
+ * Read-write open (root): creates index_path's directory 0755, the store's
+ * directory 0700 and the database 0600 when missing (and makes an existing
+ * store and directory so), and the schema.  A store of the layout before
+ * the index (0644, at <index's directory>/<store's name>) is moved in first,
+ * with a log line.  Refuses a database or directory that is not owned by
+ * owner_uid or is group/other-writable, and a store in the index's
+ * directory.
  */
-int subid_store_open_rw(struct subid_store **st, const char *path, uid_t owner_uid,
+int subid_store_open_rw(struct subid_store **st, const char *path, const char *index_path, uid_t owner_uid,
 			const struct subid_log *log);
 
 /*
- * Read-only open (the plugin, any euid): never creates or writes.
- * SUBID_STORE_NOTFOUND when the database does not exist (no grants yet),
- * SUBID_STORE_ERR when it is unsafe or unreadable.  Waits on a writer's lock.
+ * Read-only open (root's tools: subidctl list/show/export/check; tests):
+ * never creates or writes.  The same checks of the path as a read-write
+ * open, then a plain read-only SQLite connection by name.
+ * SUBID_STORE_NOTFOUND when the database does not exist or is empty (no
+ * grants yet), SUBID_STORE_ERR when it is unsafe or unreadable, or holds a
+ * hot journal (a writer died mid-transaction: the next read-write open
+ * rolls it back).  Waits on a writer's lock (busy timeout).
  */
 int subid_store_open_ro(struct subid_store **st, const char *path, uid_t owner_uid,
 			const struct subid_log *log);
 
 void subid_store_close(struct subid_store *st);
+
+/* The store's generation (0 before the first write): OK / NOTFOUND (no store) / ERR. */
+int subid_store_generation_at(const char *path, uid_t owner_uid, const struct subid_log *log, int64_t *generation);
+
+/* Publish the read index again from every row (subidctl reindex): OK (*owners set) or ERR (logged). */
+int subid_store_publish(struct subid_store *st, size_t *owners);
 
 /* OK / NOTFOUND / ERR. */
 int subid_store_get(struct subid_store *st, uid_t uid, enum subid_kind kind, struct subid_grant *out);

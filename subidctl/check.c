@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 
 #include "subid_files.h"
+#include "subid_index.h"
 #include "subid_user.h"
 #include "subidctl.h"
 
@@ -60,9 +61,14 @@ kind_word(enum subid_kind k)
 
 /* ---- the store's files ------------------------------------------------------------- */
 
-/* path must be root's (trusted_uid) and writable by nobody else; a store also readable by all. */
+/*
+ * path must be root's (trusted_uid) and writable by nobody else; the index
+ * readable by all, the writer store and its directory by nobody else.
+ */
+enum access { ANY, READABLE, PRIVATE };
+
 static void
-check_file_mode(struct ctl *c, struct report *r, const char *what, const char *path, bool want_readable)
+check_file_mode(struct ctl *c, struct report *r, const char *what, const char *path, enum access want)
 {
 	struct stat st;
 
@@ -77,16 +83,18 @@ check_file_mode(struct ctl *c, struct report *r, const char *what, const char *p
 	if ((st.st_mode & 022) != 0)
 		problem(r, "%s %s: mode %04o is writable by group or others", what, path,
 			(unsigned)(st.st_mode & 07777));
-	if (want_readable && (st.st_mode & 0444) != 0444)
+	if (want == READABLE && (st.st_mode & 0444) != 0444)
 		problem(r, "%s %s: mode %04o; users' getsubids and podman need to read it", what, path,
 			(unsigned)(st.st_mode & 07777));
+	if (want == PRIVATE && (st.st_mode & 077) != 0)
+		problem(r, "%s %s: mode %04o; only root may open it (a user holding a lock on it would stall "
+			"logins); the next write makes it so", what, path, (unsigned)(st.st_mode & 07777));
 }
 
 static void
-check_store_files(struct ctl *c, struct report *r)
+check_parent(struct ctl *c, struct report *r, const char *what, const char *path, enum access want)
 {
-	char *dir = strdup(c->cfg.db_path), *slash;
-	struct stat st;
+	char *dir = strdup(path), *slash;
 
 	if (dir == NULL) {
 		r->error = true;
@@ -95,13 +103,48 @@ check_store_files(struct ctl *c, struct report *r)
 	slash = strrchr(dir, '/');
 	if (slash != NULL && slash != dir) {
 		*slash = '\0';
-		check_file_mode(c, r, "store directory", dir, false);
+		check_file_mode(c, r, what, dir, want);
 	}
 	free(dir);
+}
+
+/* The writer store (root's alone) and the read index (everyone's to read, the store's own). */
+static void
+check_store_files(struct ctl *c, struct report *r)
+{
+	struct subid_index *ix = NULL;
+	struct stat st;
+	char why[200];
+	int64_t gen;
+	int rc;
+
+	check_parent(c, r, "store directory", c->cfg.db_path, PRIVATE);
 	if (lstat(c->cfg.db_path, &st) == 0 && !S_ISREG(st.st_mode))
 		problem(r, "store %s: not a regular file", c->cfg.db_path);
 	else
-		check_file_mode(c, r, "store", c->cfg.db_path, true);
+		check_file_mode(c, r, "store", c->cfg.db_path, PRIVATE);
+	check_parent(c, r, "index directory", c->cfg.index_path, READABLE);
+	check_file_mode(c, r, "index", c->cfg.index_path, READABLE);
+	rc = subid_index_open(&ix, c->cfg.index_path, c->paths.trusted_uid, &c->log);
+	if (rc == SUBID_INDEX_ERR) {
+		problem(r, "index %s: refused (see the message above); the plugin serves nothing from the store "
+			"until a write publishes it again (\"subidctl reindex\")", c->cfg.index_path);
+		return;
+	}
+	rc = subid_store_generation_at(c->cfg.db_path, c->paths.trusted_uid, &c->log, &gen);
+	if (ix == NULL) {
+		if (rc == SUBID_STORE_OK && gen > 0)
+			problem(r, "index %s: missing; the plugin serves nothing from the store until a write "
+				"publishes it (\"subidctl reindex\")", c->cfg.index_path);
+		return;
+	}
+	if (subid_index_verify(ix, why, sizeof(why)) != SUBID_INDEX_OK)
+		problem(r, "index %s: damaged: %s; \"subidctl reindex\" publishes it again", c->cfg.index_path, why);
+	else if (rc == SUBID_STORE_OK && (uint64_t)gen != subid_index_generation(ix))
+		problem(r, "index %s: generation %llu, the store's is %lld (a writer stopped between its commit "
+			"and its publish); the next write, or \"subidctl reindex\", publishes it again",
+			c->cfg.index_path, (unsigned long long)subid_index_generation(ix), (long long)gen);
+	subid_index_close(ix);
 }
 
 /* ---- overlaps ------------------------------------------------------------------------ */

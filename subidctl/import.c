@@ -82,7 +82,8 @@ mark_overlaps(struct owners *o, size_t *problems)
 
 	if (open == NULL)
 		return -1;
-	qsort(v, n, sizeof(*v), span_cmp);
+	if (n > 1)	/* v is NULL when no line has a known owner */
+		qsort(v, n, sizeof(*v), span_cmp);
 	for (size_t i = 0; i < n; i++) {
 		size_t k = 0;
 
@@ -207,7 +208,7 @@ cmd_import(struct ctl *c, const char *subuid, const char *subgid)
 		fprintf(stderr, "subidctl: out of memory; nothing imported\n");
 		goto out;
 	}
-	if (subid_store_open_rw(&st, c->cfg.db_path, c->paths.trusted_uid, &c->log) != SUBID_STORE_OK)
+	if (subid_store_open_rw(&st, c->cfg.db_path, c->cfg.index_path, c->paths.trusted_uid, &c->log) != SUBID_STORE_OK)
 		goto out;
 	for (size_t i = 0; i < o.n; i++) {
 		struct owner *w = &o.v[i];

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "subid_files.h"
+#include "subid_index.h"
 #include "subid_user.h"
 #include "subidctl.h"
 
@@ -48,6 +49,8 @@ static const char usage_text[] =
 	"                             (default /etc/subuid, /etc/subgid)\n"
 	"  reclaim [--yes]            release the ranges of owners that no longer\n"
 	"                             exist (without --yes: only say which)\n"
+	"  reindex                    publish the read index again from the store\n"
+	"                             (moving a store of the old layout in first)\n"
 	"\n"
 	"Options:\n"
 	"  -c, --config CONF          configuration file (default " SUBID_CONF_PATH ")\n"
@@ -247,14 +250,58 @@ copy_row(const struct subid_row *r, void *vctx)
 	return 0;
 }
 
+/*
+ * As a user (the writer store is root's alone): the rows of the published
+ * index, named as NSS names their owners now, with no grant time.
+ */
+static int
+index_rows(struct ctl *c, struct row_vec *rows)
+{
+	struct subid_index *ix = NULL;
+	int rc = subid_index_open(&ix, c->cfg.index_path, c->paths.trusted_uid, &c->log);
+
+	if (rc == SUBID_INDEX_NOTFOUND)
+		return 0;
+	if (rc != SUBID_INDEX_OK)
+		return -1;
+	for (size_t i = 0; i < subid_index_count(ix) && rc == 0; i++) {
+		struct subid_index_owner o;
+		struct subid_user u = { 0, 0, NULL };
+
+		if (subid_index_owner_at(ix, i, &o) != SUBID_INDEX_OK) {
+			subid_log(&c->log, LOG_ERR, "index refused path=%s reason=\"malformed record\"", c->cfg.index_path);
+			rc = -1;
+			break;
+		}
+		if (subid_user_lookup_uid(o.uid, &u) < 0)
+			u.name = NULL;
+		for (int k = 0; k < 2 && rc == 0; k++) {
+			struct subid_row r = { o.uid, k == 0 ? SUBID_KIND_UID : SUBID_KIND_GID, o.r[k], u.name, -1 };
+
+			if (o.r[k].count != 0 && copy_row(&r, rows) != 0) {
+				fprintf(stderr, "subidctl: out of memory\n");
+				rc = -1;
+			}
+		}
+		subid_user_free(&u);
+	}
+	subid_index_close(ix);
+	if (rc != 0)
+		ctl_rows_free(rows);
+	return rc;
+}
+
 int
 ctl_rows(struct ctl *c, struct row_vec *rows)
 {
 	struct subid_store *st = NULL;
-	int rc = subid_store_open_ro(&st, c->cfg.db_path, c->paths.trusted_uid, &c->log);
+	int rc;
 
 	rows->v = NULL;
 	rows->n = 0;
+	if (geteuid() != c->paths.trusted_uid)
+		return index_rows(c, rows);
+	rc = subid_store_open_ro(&st, c->cfg.db_path, c->paths.trusted_uid, &c->log);
 	if (rc == SUBID_STORE_NOTFOUND)
 		return 0;
 	if (rc != SUBID_STORE_OK)
@@ -278,17 +325,6 @@ ctl_rows_free(struct row_vec *rows)
 	free(rows->v);
 	rows->v = NULL;
 	rows->n = 0;
-}
-
-/* Open the store read-only; NOTFOUND (no grants yet) is an empty store. */
-static int
-open_ro(struct ctl *c, struct subid_store **st)
-{
-	int rc = subid_store_open_ro(st, c->cfg.db_path, c->paths.trusted_uid, &c->log);
-
-	if (rc == SUBID_STORE_ERR)
-		return -1;
-	return rc == SUBID_STORE_NOTFOUND ? 1 : 0;
 }
 
 /* show: uid's lines of /etc/subuid and /etc/subgid (by name or by decimal uid), source "files". */
@@ -325,19 +361,17 @@ print_file_lines(struct ctl *c, struct print_ctx *p)
 static int
 cmd_print(struct ctl *c, struct print_ctx *p)
 {
-	struct subid_store *st = NULL;
-	int rc = open_ro(c, &st);
+	struct row_vec rows;
 
-	if (rc < 0)
+	/* root reads the writer store (names, grant times); a user the published index */
+	if (ctl_rows(c, &rows) != 0)
 		return EXIT_ERROR;
 	if (p->format == 1)
 		fputs("[", stdout);
 	p->source = c->cfg.store == SUBID_STORE_LDAP ? "ldap" : "local";
-	if (rc == 0 && subid_store_foreach(st, print_row, p) != SUBID_STORE_OK) {
-		subid_store_close(st);
-		return EXIT_ERROR;
-	}
-	subid_store_close(st);
+	for (size_t i = 0; i < rows.n; i++)
+		print_row(&rows.v[i], p);
+	ctl_rows_free(&rows);
 	/* show: also the owner's lines in the files, which the plugin serves too (files = yes) */
 	if (p->only && c->cfg.files && print_file_lines(c, p) != 0)
 		return EXIT_ERROR;
@@ -374,6 +408,25 @@ resolve(struct ctl *c, const char *arg, uid_t *uid)
 		subid_log(&c->log, LOG_ERR, "error owner=%s reason=\"user lookup failed\"",
 			  subid_log_str(arg, safe, sizeof(safe)));
 	return rc == 1 ? 1 : -1;
+}
+
+/* reindex: the writer store's rows published again as the read index. */
+static int
+cmd_reindex(struct ctl *c)
+{
+	struct subid_store *st = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (subid_store_open_rw(&st, c->cfg.db_path, c->cfg.index_path, c->paths.trusted_uid, &c->log) !=
+	    SUBID_STORE_OK)
+		return EXIT_ERROR;
+	rc = subid_store_publish(st, &n);
+	subid_store_close(st);
+	if (rc != SUBID_STORE_OK)
+		return EXIT_ERROR;
+	printf("reindex: %zu owner%s published to %s\n", n, n == 1 ? "" : "s", c->cfg.index_path);
+	return EXIT_DONE;
 }
 
 static int
@@ -450,6 +503,7 @@ static const struct command commands[] = {
 	{ "check", "", 0, 0 },
 	{ "import", "", 0, 2 },
 	{ "reclaim", "y", 0, 0 },
+	{ "reindex", "", 0, 0 },
 };
 
 int
@@ -561,6 +615,8 @@ main(int argc, char **argv)
 		rc = cmd_check(&c);
 	} else if (strcmp(cmd->name, "import") == 0) {
 		rc = cmd_import(&c, nargs > 0 ? args[0] : c.paths.subuid, nargs > 1 ? args[1] : c.paths.subgid);
+	} else if (strcmp(cmd->name, "reindex") == 0) {
+		rc = cmd_reindex(&c);
 	} else {
 		rc = cmd_reclaim(&c, yes);
 	}

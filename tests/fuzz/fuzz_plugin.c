@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct subid_paths paths;
 static char dir[] = "/tmp/subid-fuzz.XXXXXX";
-static char conf[256], subuid[256], subgid[256], logindefs[256], db[256];
+static char conf[256], subuid[256], subgid[256], logindefs[256], db[256], idx[256];
 
 static void
 write_file(const char *path, const char *text)
@@ -53,7 +53,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	snprintf(subuid, sizeof(subuid), "%s/subuid", dir);
 	snprintf(subgid, sizeof(subgid), "%s/subgid", dir);
 	snprintf(logindefs, sizeof(logindefs), "%s/login.defs", dir);
-	snprintf(db, sizeof(db), "%s/state/subid.db", dir);
+	snprintf(db, sizeof(db), "%s/state/private/subid.db", dir);
+	snprintf(idx, sizeof(idx), "%s/state/ranges.idx", dir);
 	snprintf(text, sizeof(text), "db_path = %s\nrange_max = %llu\n", db,
 		 (unsigned long long)pool.max);
 	write_file(conf, text);
@@ -61,7 +62,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	/* root (uid 0) and the fuzzing user own file ranges; "0" and names are both used */
 	write_file(subuid, "root:100000:65536\n0:300000:10\nnosuchuser:200000:65536\nbad line\n");
 	write_file(subgid, "root:100000:65536\n");
-	if (subid_store_open_rw(&st, db, getuid(), NULL) != SUBID_STORE_OK)
+	if (subid_store_open_rw(&st, db, idx, getuid(), NULL) != SUBID_STORE_OK)
 		abort();
 	if (subid_store_ensure(st, 0, "root", &pool, NULL, 0, &u, &g, &granted) != SUBID_STORE_OK)
 		abort();

@@ -2,14 +2,14 @@
 # Build the libFuzzer targets with clang (ASan + UBSan) and run each for
 # SECONDS (default 60), starting from the seed corpus in git.  Prints one
 # line per target: executions and crashes.  Exit 1 when a target crashed.
-#   tests/fuzz/run.sh [SECONDS] [TARGET...]      (targets: config subuid plugin)
+#   tests/fuzz/run.sh [SECONDS] [TARGET...]      (targets: config subuid plugin index)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
 build=${top_builddir:-$src}
 secs=${1:-60}
 shift || true
-targets=${*:-config subuid plugin}
+targets=${*:-config subuid plugin index}
 command -v clang >/dev/null || { echo "run.sh: clang is needed for libFuzzer" >&2; exit 77; }
 [ -f "$build/config.h" ] || { echo "run.sh: run configure first" >&2; exit 99; }
 
@@ -21,7 +21,7 @@ for t in $targets; do
 	# shellcheck disable=SC2046
 	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		-I"$build" -I"$src/common" -DSUBID_CONF_PATH='"/nonexistent/subid.conf"' \
-		-DSUBID_DB_PATH='"/nonexistent/subid.db"' -o "$bin" "$here/fuzz_$t.c" "$src"/common/*.c \
+		-DSUBID_DB_PATH='"/nonexistent/private/subid.db"' -o "$bin" "$here/fuzz_$t.c" "$src"/common/*.c \
 		$(pkg-config --cflags --libs sqlite3)
 	mkdir -p "$out/corpus-$t" "$out/artifacts-$t"
 	log=$out/fuzz_$t.log

@@ -22,6 +22,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "subid_config.h"
 #include "subid_store.h"
 #include "test_common.h"
 
@@ -33,11 +34,24 @@ static const struct subid_pool pool10 = { M, M + 10 * C, C };
 static const struct subid_pool pool_default = { M, UINT64_C(4294836224), C };
 
 
+/* A read-write open with the index where the configuration would put it (dir/ranges.idx). */
+static int
+rw_open(struct subid_store **st, const char *path, uid_t owner, const struct subid_log *log)
+{
+	char *idx = subid_default_index_path(path);
+	int rc;
+
+	assert_non_null(idx);
+	rc = subid_store_open_rw(st, path, idx, owner, log);
+	free(idx);
+	return rc;
+}
+
 static struct subid_store *
 open_rw(struct fx *fx, const char *path)
 {
 	struct subid_store *st = NULL;
-	int rc = subid_store_open_rw(&st, path, getuid(), &fx->tl.log);
+	int rc = rw_open(&st, path, getuid(), &fx->tl.log);
 
 	if (rc != SUBID_STORE_OK)
 		test_log_dump(&fx->tl);
@@ -151,17 +165,21 @@ check_create_modes(struct fx *fx, mode_t mask)
 {
 	struct subid_store *st;
 	mode_t old = umask(mask);
+	char *idx = test_path(fx->dir, "ranges.idx");
 
 	assert_false(exists(fx->libdir));
 	st = open_rw(fx, fx->db);
 	ensure_ok(fx, st, 2001, &pool10, NULL, 0, true);
 	subid_store_close(st);
 	umask(old);
-	if (mode_of(fx->libdir) != 0755 || mode_of(fx->db) != 0644)
+	if (mode_of(fx->libdir) != 0700 || mode_of(fx->db) != 0600)
 		print_error("umask %03o: dir %03o db %03o\n", (unsigned)mask, (unsigned)mode_of(fx->libdir),
 			    (unsigned)mode_of(fx->db));
-	assert_int_equal(mode_of(fx->libdir), 0755);
-	assert_int_equal(mode_of(fx->db), 0644);
+	/* the writer store is root's alone; the index beside its directory is everyone's to read */
+	assert_int_equal(mode_of(fx->libdir), 0700);
+	assert_int_equal(mode_of(fx->db), 0600);
+	assert_int_equal(mode_of(idx), 0644);
+	free(idx);
 }
 
 static void
@@ -253,7 +271,7 @@ expect_open_err(struct fx *fx, const char *what, bool rw, uid_t owner)
 	int rc;
 
 	test_log_reset(&fx->tl);
-	rc = rw ? subid_store_open_rw(&st, fx->db, owner, &fx->tl.log)
+	rc = rw ? rw_open(&st, fx->db, owner, &fx->tl.log)
 		: subid_store_open_ro(&st, fx->db, owner, &fx->tl.log);
 	if (rc != SUBID_STORE_ERR)
 		print_error("%s (%s): rc %d\n", what, rw ? "rw" : "ro", rc);
@@ -398,12 +416,13 @@ test_taken_skipped(void **state)
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(t); i++) {
-		char name[32];
+		char name[48];
 		char *db;
 		struct subid_store *st;
 		uint64_t s;
 
-		snprintf(name, sizeof(name), "taken%zu.db", i);
+		/* a store and index of its own per case: takenN/private/subid.db, takenN/ranges.idx */
+		snprintf(name, sizeof(name), "taken%zu/private/subid.db", i);
 		db = test_path(fx->dir, name);
 		st = open_rw(fx, db);
 		s = ensure_ok(fx, st, 2001, &pool10, t[i].n ? t[i].taken : NULL, t[i].n, true);
@@ -701,7 +720,7 @@ test_concurrent_processes(void **state)
 			struct subid_store *cst = NULL;
 			int bad = 0;
 
-			if (subid_store_open_rw(&cst, fx->db, getuid(), NULL) != SUBID_STORE_OK)
+			if (rw_open(&cst, fx->db, getuid(), NULL) != SUBID_STORE_OK)
 				_exit(2);
 			for (i = 0; i < PER; i++) {
 				struct subid_grant u, g;
@@ -841,82 +860,6 @@ test_reader_waits_for_writer(void **state)
 	ro = open_ro(fx, fx->db);
 	assert_grant(ro, 2001, M, C);
 	reap(pid);
-	subid_store_close(ro);
-}
-
-/*
- * Could a writer in another process take the database's EXCLUSIVE lock right
- * now, i.e. does no process hold a lock in SQLite's SHARED range?  Asked by
- * a child with F_GETLK (which does not see the asker's own locks), and with
- * no SQLite in the child: a forked SQLite shares its parent's lock records.
- */
-static int
-writer_can_lock(const char *db)
-{
-	pid_t pid = fork();
-	int status;
-
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		struct flock l = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0x40000002, .l_len = 510 };
-		int fd = open(db, O_RDWR | O_CLOEXEC);
-
-		if (fd < 0 || fcntl(fd, F_GETLK, &l) != 0)
-			_exit(3);
-		_exit(l.l_type == F_UNLCK ? 0 : 1);
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	assert_true(WEXITSTATUS(status) <= 1);
-	return WEXITSTATUS(status) == 0;
-}
-
-struct lock_probe {
-	struct fx *fx;
-	int checked;
-};
-
-/* foreach callback: the walk's reader holds SHARED; another reader comes and goes meanwhile. */
-static int
-other_reader_comes_and_goes(const struct subid_row *r, void *vctx)
-{
-	struct lock_probe *p = vctx;
-	struct subid_store *ro;
-
-	(void)r;
-	if (p->checked++ > 0)
-		return 0;
-	assert_int_equal(writer_can_lock(p->fx->db), 0);
-	ro = open_ro(p->fx, p->fx->db);
-	assert_grant(ro, 2001, M, C);
-	subid_store_close(ro);
-	/* the walking reader's lock survived the other one's unlock and close */
-	assert_int_equal(writer_can_lock(p->fx->db), 0);
-	return 0;
-}
-
-/*
- * A read-only store's lock is its descriptor's own (an OFD lock).  With
- * classic POSIX locks, owned by the process, one store's unlock or close
- * drops every other store's lock on the database, so in a threaded libsubid
- * client (podman) one thread's lookup ending would let a writer rewrite the
- * pages another thread's lookup is still reading.
- */
-static void
-test_ro_lock_is_per_store(void **state)
-{
-	struct fx *fx = *state;
-	struct subid_store *st = open_rw(fx, fx->db);
-	struct lock_probe p = { fx, 0 };
-	struct subid_store *ro;
-
-	ensure_ok(fx, st, 2001, &pool10, NULL, 0, true);
-	subid_store_close(st);
-	assert_int_equal(writer_can_lock(fx->db), 1);
-	ro = open_ro(fx, fx->db);
-	assert_int_equal(subid_store_foreach(ro, other_reader_comes_and_goes, &p), SUBID_STORE_OK);
-	assert_int_equal(p.checked, 2);
-	assert_int_equal(writer_can_lock(fx->db), 1);	/* and it ends with the walk */
 	subid_store_close(ro);
 }
 
@@ -1086,7 +1029,7 @@ test_mkdir_race_symlink(void **state)
 
 	test_write_file(victim, "secret\n", 0600);
 	mkdir_plants_link_to = victim;
-	assert_int_equal(subid_store_open_rw(&st, fx->db, getuid(), &fx->tl.log), SUBID_STORE_ERR);
+	assert_int_equal(rw_open(&st, fx->db, getuid(), &fx->tl.log), SUBID_STORE_ERR);
 	mkdir_plants_link_to = NULL;
 	assert_null(st);
 	assert_int_equal(lstat(victim, &sb), 0);
@@ -1161,7 +1104,6 @@ main(void)
 		T(test_existing_owner_no_write_lock),
 		T(test_reader_waits_for_writer),
 		T(test_writer_waits_for_writer),
-		T(test_ro_lock_is_per_store),
 		T(test_foreign_schema),
 		T(test_foreach),
 		T(test_import),
