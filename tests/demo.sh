@@ -28,8 +28,8 @@ subid_require_root
 subid_require_build
 subid_enter_ns "$@"
 
-# The default store lives under /var/lib: give the namespace its own view.
-_overlay "$(dirname "$(dirname "$SUBID_DB_PATH")")"
+# The default store and index live under /var/lib: give the namespace its own view.
+_overlay "$(dirname "$(dirname "$(dirname "$SUBID_DB_PATH")")")"
 
 say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 USER_NAME=alice
@@ -50,8 +50,10 @@ say "syslog:"
 log_text | grep 'pam_subid' || true
 log_grep "granted user=$USER_NAME uid=$USER_ID kind=subuid start=2147483648 count=65536"
 log_grep "granted user=$USER_NAME uid=$USER_ID kind=subgid start=2147483648 count=65536"
-check "the default store $SUBID_DB_PATH exists" test -f "$SUBID_DB_PATH"
-ls -l "$SUBID_DB_PATH"
+check "the default writer store $SUBID_DB_PATH exists" test -f "$SUBID_DB_PATH"
+IDX=$(dirname "$(dirname "$SUBID_DB_PATH")")/ranges.idx
+check "the read index $IDX exists" test -f "$IDX"
+ls -ld "$(dirname "$SUBID_DB_PATH")" "$SUBID_DB_PATH" "$IDX"
 
 enable_plugin
 say "grep subid: /etc/nsswitch.conf"

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Check the store's invariants directly on the SQLite database.
+"""Check the store's invariants directly on the SQLite database, and the
+published read index against it.
 
 Shared by the concurrency, crash and hostile-input tests.  Every violation
 is printed; exit status 1 when there is any, 2 on a usage error.
@@ -7,17 +8,179 @@ is printed; exit status 1 when there is any, 2 on a usage error.
   invariants.py --db DB [--subuid F] [--subgid F] [--range-min N --range-max N]
                 [--count N] [--any-pool] [--real-end N] [--reserved A-B,...]
                 [--expect-uids 2001,2002,...] [--expect-file FILE]
+                [--index IDX [--index-may-lag]]
+  invariants.py --dump-index IDX
+
+The store is the writer's (root's alone, e.g. /var/lib/subid/private/subid.db):
+run as root.  It is opened read-only; a hot journal (a writer died
+mid-transaction) is an error here: check a rolled-back copy instead.
 
 --any-pool drops the checks against one pool and count (for a store whose
 cases used several pools, as the hostile-input test's do).
 
 --expect-file holds lines "UID START" of allocations reported as successful:
 each must be in the store with that start.
+
+--index IDX reads the read index (common/subid_index.h) independently of the
+C code: header (magic, version, byte order, checksum, size), owner records
+(checksums, strictly ascending uids, valid ranges), spans (checksums, sorted,
+never overlapping, each the range of the owner record it names), and compares
+it with the store: the same generation (meta 'generation'), the same owners
+with the same ranges, each owner's name hash that of the store's name.  With
+--index-may-lag (straight after a crash, before any writer ran) the index may
+be behind the store (a writer died between its COMMIT and its publish): its
+generation must not be above the store's, it must list no range the store
+gives another owner, and every owner it lists must hold the same ranges in
+the store (the workload only allocates); equal generations still mean equal
+contents.
+
+--dump-index IDX prints "generation G" and then "UID US UC GS GC" per owner
+(uid order; a count of 0: no range of that kind); exit 3 when malformed.
 """
 import argparse
+import bisect
+import os
 import pwd
 import sqlite3
+import struct
 import sys
+
+# ---- the read index, as common/subid_index.h lays it out ----------------------------
+IX_HDR = struct.Struct("=8sIIQQQQQII")    # 64 bytes
+IX_OWN = struct.Struct("=IIIIQQQQ")       # 48 bytes
+IX_SPAN = struct.Struct("=QQII")          # 24 bytes
+IX_SEED = 2166136261
+ID_LIMIT = 4294967295                     # uid 4294967295 is (uid_t)-1, never a subordinate ID
+
+
+def fnv(h, data):
+    """FNV-1a, 32 bits."""
+    for c in data:
+        h ^= c
+        h = (h * 16777619) & 0xFFFFFFFF
+    return h
+
+
+def name_hash(name):
+    if name is None:
+        return 0
+    if isinstance(name, str):
+        name = name.encode("utf-8", "surrogateescape")
+    return fnv(IX_SEED, name)
+
+
+class MalformedIndex(ValueError):
+    pass
+
+
+def read_index(path):
+    """Parse and verify the whole index: (generation, {uid: (name_hash, us, uc, gs, gc)}).
+    Raises MalformedIndex on anything malformed."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) < IX_HDR.size:
+        raise MalformedIndex("shorter than its header (%d bytes)" % len(data))
+    magic, ver, bom, gen, n, nu, ng, size, res, hc = IX_HDR.unpack_from(data, 0)
+    if magic != b"SUBIDIX\0":
+        raise MalformedIndex("bad magic %r" % magic)
+    if ver != 1 or bom != 0x01020304 or res != 0:
+        raise MalformedIndex("version %d, byte-order mark %#x, reserved %d" % (ver, bom, res))
+    if hc != fnv(IX_SEED, data[:60]):
+        raise MalformedIndex("header checksum")
+    if nu > n or ng > n or size != IX_HDR.size + IX_OWN.size * n + IX_SPAN.size * (nu + ng) or size != len(data):
+        raise MalformedIndex("size %d for %d owners, %d + %d spans (file %d bytes)" % (size, n, nu, ng, len(data)))
+    owners, prev = {}, None
+    for i in range(n):
+        uid, chk, nh, r, us, uc, gs, gc = IX_OWN.unpack_from(data, IX_HDR.size + IX_OWN.size * i)
+        if chk != fnv(IX_SEED, struct.pack("=7Q", uid, nh, r, us, uc, gs, gc)):
+            raise MalformedIndex("owner record %d (uid %d): checksum" % (i, uid))
+        if prev is not None and uid <= prev:
+            raise MalformedIndex("owner records out of order at %d" % i)
+        if r != 0 or (uc == 0 and gc == 0):
+            raise MalformedIndex("owner record %d (uid %d): reserved field or no range" % (i, uid))
+        for s, c in ((us, uc), (gs, gc)):
+            if (c == 0 and s != 0) or (c != 0 and (s >= ID_LIMIT or c > ID_LIMIT - s)):
+                raise MalformedIndex("owner record %d (uid %d): bad range %d+%d" % (i, uid, s, c))
+        prev = uid
+        owners[uid] = (nh, us, uc, gs, gc)
+    off = IX_HDR.size + IX_OWN.size * n
+    for kind, cnt in ((1, nu), (2, ng)):
+        spans = []
+        for i in range(cnt):
+            s, c, uid, chk = IX_SPAN.unpack_from(data, off)
+            off += IX_SPAN.size
+            if chk != fnv(IX_SEED ^ 0x5A5A5A5A, struct.pack("=4Q", s, c, uid, kind)):
+                raise MalformedIndex("kind %d span %d: checksum" % (kind, i))
+            if spans and spans[-1][0] + spans[-1][1] > s:
+                raise MalformedIndex("kind %d spans out of order or overlapping at %d" % (kind, i))
+            spans.append((s, c, uid))
+        want = sorted((o[1], o[2], u) if kind == 1 else (o[3], o[4], u)
+                      for u, o in owners.items() if (o[2] if kind == 1 else o[4]))
+        if spans != want:
+            raise MalformedIndex("kind %d spans are not the owners' ranges" % kind)
+    return gen, owners
+
+
+def check_index(a, db, rows, bad):
+    """The index against the store (see --index)."""
+    try:
+        gen, ix = read_index(a.index)
+    except (OSError, MalformedIndex) as e:
+        bad.append("index %s: %s" % (a.index, e))
+        return None
+    st = os.lstat(a.index)
+    if st.st_uid != 0 or st.st_mode & 0o7777 != 0o644 or not (st.st_mode & 0o170000 == 0o100000):
+        bad.append("index %s: mode %o owner %d, expected a regular file 0644 root's"
+                   % (a.index, st.st_mode, st.st_uid))
+    g = db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchall()
+    sgen = g[0][0] if g else 0
+    names = dict(db.execute("SELECT uid, max(name) FROM ranges GROUP BY uid").fetchall())
+    store = {}
+    for uid, kind, start, count in rows:
+        store.setdefault(uid, [0, 0, 0, 0])[2 * (kind - 1):2 * kind] = [start, count]
+    iv = sorted((start, start + count, uid) for uid, kind, start, count in rows)
+    starts = [x[0] for x in iv]
+    maxcount = max((count for _, _, _, count in rows), default=0)
+    exact = not a.index_may_lag or gen == sgen
+    if gen > sgen or (not a.index_may_lag and gen != sgen):
+        bad.append("index generation %d, store generation %d" % (gen, sgen))
+    for uid, (nh, us, uc, gs, gc) in sorted(ix.items()):
+        want = store.get(uid)
+        if want is None:
+            if exact:
+                bad.append("index lists uid %d (%d+%d, %d+%d), the store has no range of it" % (uid, us, uc, gs, gc))
+        elif [us, uc, gs, gc] != want:
+            bad.append("index lists uid %d as %d+%d, %d+%d; the store as %d+%d, %d+%d"
+                       % (uid, us, uc, gs, gc, *want))
+        elif nh != name_hash(names.get(uid)):
+            bad.append("index: uid %d's name hash is not that of its stored name %r" % (uid, names.get(uid)))
+        # never a range the store gives someone else (any kind)
+        for s, c in ((us, uc), (gs, gc)):
+            if c == 0:
+                continue
+            i = bisect.bisect_left(starts, s + c)
+            while i > 0 and iv[i - 1][0] + maxcount > s:
+                i -= 1
+                os_, oe, ouid = iv[i]
+                if ouid != uid and os_ < s + c and s < oe:
+                    bad.append("index gives uid %d [%d, %d), the store gives uid %d [%d, %d)"
+                               % (uid, s, s + c, ouid, os_, oe))
+    if exact:
+        for uid in sorted(set(store) - set(ix)):
+            bad.append("store has uid %d, the index does not list it" % uid)
+    return gen, sgen, len(ix)
+
+
+def dump_index(path):
+    try:
+        gen, ix = read_index(path)
+    except (OSError, MalformedIndex) as e:
+        print("malformed: %s" % e)
+        return 3
+    print("generation %d" % gen)
+    for uid, o in sorted(ix.items()):
+        print(uid, *o[1:])
+    return 0
 
 
 def parse_file(path):
@@ -71,7 +234,10 @@ def file_line_matches(files, rows):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--db", required=True)
+    ap.add_argument("--db")
+    ap.add_argument("--index")
+    ap.add_argument("--index-may-lag", action="store_true")
+    ap.add_argument("--dump-index")
     ap.add_argument("--subuid", default="/etc/subuid")
     ap.add_argument("--subgid", default="/etc/subgid")
     ap.add_argument("--range-min", type=int, default=2147483648)
@@ -84,8 +250,22 @@ def main():
     ap.add_argument("--expect-uids", default="")
     ap.add_argument("--expect-file")
     a = ap.parse_args()
+    if a.dump_index:
+        return dump_index(a.dump_index)
+    if not a.db:
+        ap.error("--db is required")
 
     bad = []
+    if not os.path.isfile(a.db):
+        print("violation: no store at %s" % a.db)
+        return 1
+    if os.path.exists(a.db + "-journal") and os.path.getsize(a.db + "-journal") > 0:
+        # a read-only connection cannot roll it back: say so instead of a traceback
+        with open(a.db + "-journal", "rb") as f:
+            if f.read(1) not in (b"", b"\0"):
+                print("violation: hot journal %s-journal (a writer died mid-transaction; "
+                      "the next writer rolls it back)" % a.db)
+                return 1
     db = sqlite3.connect("file:%s?mode=ro" % a.db, uri=True)
     ic = db.execute("PRAGMA integrity_check").fetchall()
     if ic != [("ok",)]:
@@ -174,10 +354,16 @@ def main():
                     bad.append("uid %d: allocation reported at %d is %s in the store"
                                % (uid, start, "missing" if got is None else "at %d" % got[0]))
 
+    ixinfo = ""
+    if a.index:
+        r = check_index(a, db, rows, bad)
+        if r is not None:
+            ixinfo = ", index generation %d (store %d) with %d owners" % r
+
     for b in bad[:50]:
         print("violation: " + b)
-    print("invariants: %d owners, %d ranges, %d free spans, %d reported allocations checked, "
-          "%d violations" % (len(owners), len(rows), len(free), nexp, len(bad)))
+    print("invariants: %d owners, %d ranges, %d free spans, %d reported allocations checked%s, "
+          "%d violations" % (len(owners), len(rows), len(free), nexp, ixinfo, len(bad)))
     return 1 if bad else 0
 
 

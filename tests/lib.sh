@@ -656,5 +656,75 @@ db_release() {
 	db_unlock
 }
 
+is_num() { [[ ${1:-} =~ ^[0-9]+$ ]]; }
+
+# map_try UID START [COUNT]: as UID, newuidmap on a fresh user namespace of
+# UID's, mapping "0 START COUNT" (default $C); MAP_RC and MAP (the uid_map).
+# setpriv reads --reuid as a name first ("15002" may be an account named so):
+# a leading 0 is no name and the same number.
+map_try() {
+	start_userns_sleeper "0$1"
+	[ "$(stat -c %u "/proc/$SLEEPER_PID")" = "$1" ] ||
+		hard_error "the user namespace of uid $1 runs as uid $(stat -c %u "/proc/$SLEEPER_PID")"
+	MAP_RC=0
+	as_user "0$1" newuidmap "$SLEEPER_PID" 0 "$2" "${3:-$C}" >"$W/map.out" 2>&1 || MAP_RC=$?
+	MAP=$(read_map "$SLEEPER_PID" uid)
+	stop_sleeper "$SLEEPER_PID"
+}
+
+# what the plugin logged around the last mapping, as diagnostics
+_map_log() {
+	local l
+	l=$(log_text | grep -F -e 'libsubid_subid' -e 'refused owner=' -e 'newuidmap' | tail -n 4 || true)
+	[ -z "$l" ] || printf '%s\n' "$l" | sed 's/^/#   | syslog: /'
+}
+
+# map_allowed DESC UID START: the mapping "0 START $C" is made
+map_allowed() {
+	if ! is_num "$3"; then
+		not_ok "$1" "no range to map (start '$3')"
+		return 0
+	fi
+	map_try "$2" "$3"
+	if [ "$MAP_RC" -eq 0 ] && [ "$MAP" = "0 $3 $C" ]; then
+		ok "$1"
+	else
+		not_ok "$1" "as uid $2: newuidmap PID 0 $3 $C: exit $MAP_RC, uid_map '$MAP' (expected '0 $3 $C')"
+		diag_file "$W/map.out"
+		_map_log
+	fi
+}
+
+# map_refused DESC UID START: newuidmap refuses (exits < 128: no crash) and the map stays empty
+map_refused() {
+	if ! is_num "$3"; then
+		not_ok "$1" "no range to try (start '$3')"
+		return 0
+	fi
+	map_try "$2" "$3"
+	if [ "$MAP_RC" -ne 0 ] && [ "$MAP_RC" -lt 128 ] && [ -z "$MAP" ]; then
+		ok "$1"
+	else
+		not_ok "$1" "as uid $2: newuidmap PID 0 $3 $C: exit $MAP_RC, uid_map '$MAP' (expected a refusal)"
+		diag_file "$W/map.out"
+		_map_log
+	fi
+}
+
+# leave_hot_journal DB: a writer that dies mid-transaction, leaving a hot
+# journal beside DB and a half-written file
+leave_hot_journal() {
+	python3 - "$1" <<'PY'
+import os, sqlite3, sys
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("PRAGMA cache_size = 1")
+c.execute("BEGIN IMMEDIATE")
+for i in range(3000):
+    c.execute("INSERT INTO meta(key, value) VALUES (?, ?)", ("junk%d" % i, i))
+c.execute("DELETE FROM ranges")
+os._exit(0)
+PY
+}
+
 # Milliseconds since the epoch.
 now_ms() { echo $(($(date +%s%N) / 1000000)); }

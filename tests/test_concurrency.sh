@@ -13,7 +13,7 @@ subid_require_tools unshare pamtester sqlite3 python3
 subid_require_build
 subid_enter_ns "$@"
 
-DB=$W/state/subid.db
+DB=$W/state/private/subid.db
 RMIN=2147483648
 COUNT=65536
 # a local file entry and a reserved interval inside the pool, early on, so

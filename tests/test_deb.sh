@@ -24,7 +24,7 @@ MA=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
 SECUREDIR=/usr/lib/$MA/security
 PLUGINDIR=/usr/lib/$MA
 SUBID_CONF_PATH=/etc/subid.conf
-SUBID_DB_PATH=/var/lib/subid/subid.db
+SUBID_DB_PATH=/var/lib/subid/private/subid.db
 USER_NAME=debtest
 USER_ID=4343
 POOL_START=2147483648
@@ -55,7 +55,10 @@ if [ "${1:-}" = --scenario ]; then
 	log_grep "pam_subid\(subid-deb-test:session\): granted user=$USER_NAME uid=$USER_ID kind=subuid start=$POOL_START count=65536"
 	log_grep "granted user=$USER_NAME uid=$USER_ID kind=subgid start=$POOL_START count=65536"
 	check "the store $SUBID_DB_PATH exists" test -f "$SUBID_DB_PATH"
-	check_eq "the store is 0644 root" "644 0" "$(stat -c '%a %u' "$SUBID_DB_PATH" 2>&1)"
+	check_eq "the writer store is 0600 root" "600 0" "$(stat -c '%a %u' "$SUBID_DB_PATH" 2>&1)"
+	check_eq "in a 0700 root directory" "700 0" "$(stat -c '%a %u' "$(dirname "$SUBID_DB_PATH")" 2>&1)"
+	check_eq "the read index /var/lib/subid/ranges.idx is 0644 root" "644 0" \
+		"$(stat -c '%a %u' /var/lib/subid/ranges.idx 2>&1)"
 	check "a second login succeeds" pamtester subid-deb-test "$USER_NAME" open_session close_session
 
 	# the installed subidctl reads the installed /etc/subid.conf and store
@@ -215,6 +218,13 @@ check_eq "/etc/subid.conf is 0644 root" "644 0 0" "$(stat -c '%a %u %g' "$SUBID_
 check_match "/etc/subid.conf is a conffile of subid-common" "^ $(rx "$SUBID_CONF_PATH") [0-9a-f]{32}\$" \
 	"$(dpkg-query -W -f='${Conffiles}\n' subid-common)"
 check_eq "/var/lib/subid is a 0755 root directory" "directory 755 0 0" "$(stat -c '%F %a %u %g' /var/lib/subid)"
+check_eq "/var/lib/subid/private is a 0700 root directory (subid-common's postinst)" "directory 700 0 0" \
+	"$(stat -c '%F %a %u %g' /var/lib/subid/private)"
+sqlite_pkg=$(dpkg-query -S "/usr/lib/$MA/libsqlite3.so.0" | sed -n '1s/:.*//p')
+for p in libpam-subid subidctl; do
+	check_match "$p depends on $sqlite_pkg (dlopen()ed by the writers)" "(^|, )$(rx "$sqlite_pkg")(,|$| )" \
+		"$(dpkg-query -W -f='${Depends}' "$p")"
+done
 # shellcheck disable=SC2086
 check_eq "no .la file installed" "" "$(dpkg -L $PKGS | grep '\.la$' || true)"
 check "the profile is the one in the tree" cmp "$top_srcdir/conf/pam-configs/subid" /usr/share/pam-configs/subid

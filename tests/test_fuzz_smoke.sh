@@ -11,7 +11,7 @@ out=$(env -u LD_PRELOAD -u ASAN_OPTIONS -u UBSAN_OPTIONS \
 printf '%s\n' "$out" | grep '^fuzz_' || true
 check_eq "every fuzz target ran without a crash" 0 "$rc"
 [ "$rc" -eq 0 ] || printf '%s\n' "$out" | tail -n 40 | sed 's/^/#   | /'
-for t in config subuid plugin; do
+for t in config subuid plugin index; do
 	check_match "fuzz_$t executed inputs" "^fuzz_$t: [1-9][0-9]* executions" "$out"
 done
 finish

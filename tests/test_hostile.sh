@@ -1,13 +1,16 @@
 #!/bin/bash
-# Hostile input, table-driven: user names, configurations, stores and
-# /etc/subuid contents that a careless or malicious world hands to pam_subid
-# and the libsubid plugin.  Every case calls pam_sm_open_session directly
-# (exact return code, without and with "strict"), then asserts what the
-# syslog says, what the store holds and what the plugin answers (getsubids,
-# libsubid, has_range inside the setuid newuidmap).  After every case: no
-# crash, no hang, the baseline user keeper's stored ranges are unchanged
-# (unless the case destroys the store on purpose), and has_range refuses
-# keeper's range whenever the configuration or the store is unusable.
+# Hostile input, table-driven: user names, configurations, writer stores, read
+# indexes and /etc/subuid contents that a careless or malicious world hands
+# to pam_subid and the libsubid plugin.  Every case calls pam_sm_open_session
+# directly (exact return code, without and with "strict"), then asserts what
+# the syslog says, what the store holds, what the index holds and what the
+# plugin answers (getsubids, libsubid, has_range inside the setuid
+# newuidmap).  After every case: no crash, no hang, the baseline user
+# keeper's stored ranges are unchanged (unless the case destroys the store on
+# purpose), and has_range refuses keeper's range whenever the configuration or
+# the index is unusable.  The plugin reads only the published index: a damaged
+# writer store leaves it serving keeper's published ranges (and fails the
+# writers); a damaged index makes it fail closed until a writer republishes it.
 #
 # SUBID_HOSTILE_ONLY=ERE runs only the cases whose name matches.
 
@@ -30,12 +33,13 @@ subid_enter_ns "$@"
 # An empty configuration means the compiled-in db_path: keep that inside the
 # namespace too (make distcheck's localstatedir, inside its prefix, may not
 # exist yet)
-mkdir -p "$(dirname "$(dirname "$SUBID_DB_PATH")")"
-_overlay "$(dirname "$(dirname "$SUBID_DB_PATH")")"
+mkdir -p "$(dirname "$(dirname "$(dirname "$SUBID_DB_PATH")")")"
+_overlay "$(dirname "$(dirname "$(dirname "$SUBID_DB_PATH")")")"
 
 CONF=$SUBID_CONF_PATH
 STATE=$W/state
-DB=$STATE/subid.db
+DB=$STATE/private/subid.db # the writer store (root's alone)
+IDX=$STATE/ranges.idx      # the read index: index_path's default for this db_path
 GOOD=$W/good
 RMIN=2147483648 # the default pool
 RMAX=4294836224
@@ -59,6 +63,7 @@ add_user grpuser 3011
 add_user dockremap 999 65534 # system account with /etc/subuid entries
 pam_service "$SERVICE" "optional $PAM_MODULE"
 mkdir -p "$GOOD" "$W/ro" "$W/full"
+INV=$top_srcdir/tests/invariants.py
 
 GOOD_SUBID="dockremap:100000:65536"
 printf '%s\n' "$GOOD_SUBID" >/etc/subuid
@@ -111,6 +116,8 @@ qv() {
 	printf -v "$1" '%s' "$_qv_r"
 }
 r='' a='' b='' n='' # set by qv
+# sum_of FILE: its sha256, or "missing"
+sum_of() { if [ -f "$1" ]; then sha256sum <"$1"; else echo missing; fi; }
 KEEPER_SQL="SELECT uid, kind, start, count, name FROM ranges WHERE uid = 3001 ORDER BY kind;"
 range_sql() { echo "SELECT start, count FROM ranges WHERE uid = $1 AND kind = ${2:-1};"; }
 
@@ -243,6 +250,7 @@ garbage() {
 
 CASE=baseline
 CASE_DB=$DB
+CASE_IDX=$IDX
 pregrant keeper
 qv KEEPER_ROWS "$KEEPER_SQL"
 qv KR "$(range_sql 3001)"
@@ -251,11 +259,27 @@ read -r KS KC _ <<<"$KR - - -"
 check_eq "baseline: keeper owns the first slot of the default pool" "$RMIN $RCOUNT" "$KS $KC"
 qv n "SELECT count(*) FROM ranges;"
 check_eq "baseline: one subuid and one subgid range in the store" 2 "$n"
+check_eq "baseline: the store is root's alone (0600 in a 0700 directory)" "0 600 0 700" \
+	"$(stat -c '%u %a' "$DB") $(stat -c '%u %a' "$(dirname "$DB")")"
+check_eq "baseline: the index is 0644 root's, in the directory above" "0 644" "$(stat -c '%u %a' "$IDX")"
+check_eq "baseline: the index lists keeper's ranges" "3001 $KS $KC $KS $KC" \
+	"$("$PY" "$INV" --dump-index "$IDX" | grep -v '^generation')"
 cp -p "$DB" "$GOOD/subid.db"
+cp -p "$IDX" "$GOOD/ranges.idx"
 getsubids_is "baseline" "0: keeper $KS $KC" keeper
 map_check "baseline" 3001 yes "$KS" "$KC"
 
-# restore: the known-good config, store, /etc/subuid, /etc/subgid; no case mount.
+# install_state DIR [no-store] [no-index]: the known-good layout under DIR:
+# DIR (0755) with the index DIR/ranges.idx (0644), DIR/private (0700) with
+# the store DIR/private/subid.db (0600); all root's.
+install_state() {
+	install -d -m 0755 -o 0 -g 0 "$1"
+	install -d -m 0700 -o 0 -g 0 "$1/private"
+	[ "${2:-}" = no-store ] || install -m 0600 -o 0 -g 0 "$GOOD/subid.db" "$1/private/subid.db"
+	[ "${3:-}" = no-index ] || install -m 0644 -o 0 -g 0 "$GOOD/ranges.idx" "$1/ranges.idx"
+}
+
+# restore: the known-good config, store, index, /etc/subuid, /etc/subgid; no case mount.
 CASE_MOUNTS=
 restore() {
 	local m
@@ -263,13 +287,30 @@ restore() {
 	CASE_MOUNTS=
 	if [ -L "$CONF" ] || ! [ -f "$CONF" ]; then rm -rf "$CONF"; fi
 	install -m 0644 -o 0 -g 0 "$GOOD/subid.conf" "$CONF"
-	rm -rf "$STATE" "$W/real.conf" "$(dirname "$SUBID_DB_PATH")"
-	install -d -m 0755 -o 0 -g 0 "$STATE"
-	install -m 0644 -o 0 -g 0 "$GOOD/subid.db" "$DB"
+	chown 0:0 "$W"
+	chmod 0755 "$W"
+	rm -rf "$STATE" "$W/real.conf" "$(dirname "$(dirname "$SUBID_DB_PATH")")"
+	install_state "$STATE"
 	printf '%s\n' "$GOOD_SUBID" >/etc/subuid
 	printf '%s\n' "$GOOD_SUBID" >/etc/subgid
 	CASE_DB=$DB
+	CASE_IDX=$IDX
 	KEEPER_DB=
+	KEEPER_IDX=
+}
+
+# before_login DESC yes|no: keeper served (or not) and the /etc/subuid entry
+# served, before the case's login (setup functions that damage the index)
+before_login() {
+	if [ "$2" = yes ]; then
+		getsubids_is "[$CASE] before the login ($1): keeper" "0: keeper $KS $KC" keeper
+		map_check "[$CASE] before the login ($1): keeper" 3001 yes "$KS" "$KC"
+	else
+		getsubids_is "[$CASE] before the login ($1): keeper" "" keeper
+		plugin_has keeper "$KS" "$KC"
+		check_match "[$CASE] before the login ($1): plugin has_range(keeper) is false" "^[0-9]+ 0$" "$C_OUT"
+		map_check "[$CASE] before the login ($1): keeper" 3001 no "$KS" "$KC"
+	fi
 }
 
 # ---- setup functions, one per hostile world; post_<setup> runs after the generic checks ----------
@@ -332,15 +373,16 @@ s_reserved_all() { conf_lines "reserved = $RMIN-$((RMAX - 1))"; }
 s_conf_missing() { rm -f "$CONF"; }
 s_conf_empty() {
 	: >"$CONF"
-	install -d -m 0755 -o 0 -g 0 "$(dirname "$SUBID_DB_PATH")"
-	install -m 0644 -o 0 -g 0 "$GOOD/subid.db" "$SUBID_DB_PATH"
+	install_state "$(dirname "$(dirname "$SUBID_DB_PATH")")"
 	CASE_DB=$SUBID_DB_PATH
+	CASE_IDX=$(dirname "$(dirname "$SUBID_DB_PATH")")/ranges.idx
 }
 post_s_conf_empty() {
 	qv r "$(range_sql 3002)"
 	check_eq "[$CASE] fresh got the default pool's slot after keeper's" "$((RMIN + RCOUNT)) $RCOUNT" "$r"
 	qv r "$KEEPER_SQL SELECT count(*) FROM ranges;" "$DB"
 	check_eq "[$CASE] the test store ($DB) was not touched" "$KEEPER_ROWS"$'\n'2 "$r"
+	check_eq "[$CASE] the test index ($IDX) was not touched" "$(sum_of "$GOOD/ranges.idx")" "$(sum_of "$IDX")"
 }
 s_conf_unknown_key() { conf_lines "frobnicate = 1"; }
 s_conf_bad_number() { conf_lines "range_count = 65k"; }
@@ -372,23 +414,31 @@ s_conf_long() {
 	conf_lines "skip_users = ${a// /a}"
 }
 s_conf_junk() { garbage 3000 7 >"$CONF"; }
-s_conf_rel_db() { conf_lines "db_path = var/lib/subid/subid.db"; }
+s_conf_rel_db() { conf_lines "db_path = var/lib/subid/private/subid.db"; }
+s_conf_rel_idx() { conf_lines "index_path = var/lib/subid/ranges.idx"; }
+s_conf_dir_idx() { conf_lines "index_path = $STATE/"; }
+# index_path naming the store itself: the store needs a directory of its own
+s_conf_idx_is_db() { conf_lines "index_path = $DB"; }
 s_conf_store() { conf_lines "store = nfs"; }
 s_conf_reserved() { conf_lines "reserved = 5-3"; }
 
-# stores
+# writer stores: the plugin never reads them
 s_db_missing() {
 	rm -f "$DB"
-	# in between: no store ranges, the /etc/subuid entries still served
-	getsubids_is "[$CASE] before the login: keeper" "" keeper
+	# in between: the index still lists keeper, the /etc/subuid entries are served
+	before_login "store deleted" yes
 	getsubids_is "[$CASE] before the login: /etc/subuid entry" "0: dockremap 100000 65536" dockremap
-	plugin_has keeper "$KS" "$KC"
-	check_eq "[$CASE] before the login: plugin has_range(keeper) is a clean no" "0 0" "$C_OUT"
-	map_check "[$CASE] before the login: keeper" 3001 no "$KS" "$KC"
 }
 post_s_db_missing() {
-	check_eq "[$CASE] store re-created root-owned 0644" "0 644" "$(stat -c '%u %a' "$DB")"
+	check_eq "[$CASE] store re-created root-owned 0600" "0 600" "$(stat -c '%u %a' "$DB")"
+	# the new store (generation 0) is behind the index (1): no writer republishes
+	# it on its own (keeper's range would go to the next owner while he may use it)
 	getsubids_is "[$CASE] after: /etc/subuid entry" "0: dockremap 100000 65536" dockremap
+	check "[$CASE] subidctl reindex publishes the store as it is, on the admin's word" "$SUBIDCTL" reindex
+	check "[$CASE] ... and then fresh's login succeeds" pamtester "$SERVICE" fresh open_session close_session
+	qv n "SELECT count(*) FROM ranges WHERE uid = 3002;"
+	check_eq "[$CASE] ... and is granted" 2 "$n"
+	check "[$CASE] the index lists exactly the new store's owners" "$PY" "$INV" --any-pool --db "$DB" --index "$IDX"
 }
 s_db_truncated() { truncate -s 1000 "$DB"; }
 s_db_corrupt() { # every page but the first
@@ -398,35 +448,51 @@ s_db_corrupt() { # every page but the first
 }
 s_db_header() { garbage 100 13 | nosan dd of="$DB" bs=100 seek=0 conv=notrunc status=none; }
 s_db_o_w() { chmod 0666 "$DB"; }
-s_db_dir_o_w() { chmod 0777 "$STATE"; }
+s_db_dir_o_w() { chmod 0777 "$(dirname "$DB")"; }
+s_db_dir_open() { chmod 0755 "$(dirname "$DB")"; } # the old layout's mode: a writer makes it 0700 again
+post_s_db_dir_open() { check_eq "[$CASE] the store's directory is 0700 again" "0 700" "$(stat -c '%u %a' "$(dirname "$DB")")"; }
 s_db_user() { chown 3001:3001 "$DB"; }
-s_db_dir_user() { chown 3001:3001 "$STATE"; }
+s_db_dir_user() { chown 3001:3001 "$(dirname "$DB")"; }
 s_db_symlink() {
-	mv "$DB" "$STATE/real.db"
+	mv "$DB" "$STATE/private/real.db"
 	ln -s real.db "$DB"
-	KEEPER_DB=$STATE/real.db
+	KEEPER_DB=$STATE/private/real.db
 }
 s_db_is_dir() {
 	rm -f "$DB"
-	mkdir -m 0755 "$DB"
+	mkdir -m 0700 "$DB"
+}
+# a store of the layout before the index: 0644 beside where the index goes, no index yet
+s_db_old_layout() {
+	rm -rf "$STATE/private" "$IDX"
+	install -m 0644 -o 0 -g 0 "$GOOD/subid.db" "$STATE/subid.db"
+	before_login "old layout, no index yet" no
+}
+post_s_db_old_layout() {
+	check_eq "[$CASE] the old store is gone from beside the index" missing "$(sum_of "$STATE/subid.db")"
+	check_eq "[$CASE] the store is 0600 in a 0700 directory" "0 600 0 700" \
+		"$(stat -c '%u %a' "$DB") $(stat -c '%u %a' "$(dirname "$DB")")"
+	check_eq "[$CASE] the index is 0644 root's" "0 644" "$(stat -c '%u %a' "$IDX")"
 }
 s_db_ro() {
 	mount -t tmpfs -o size=1m,mode=0755 subid-ro "$W/ro"
 	CASE_MOUNTS="$W/ro"
-	install -m 0644 -o 0 -g 0 "$GOOD/subid.db" "$W/ro/subid.db"
-	conf_lines "db_path = $W/ro/subid.db"
+	install_state "$W/ro"
+	conf_lines "db_path = $W/ro/private/subid.db"
 	mount -o remount,ro "$W/ro"
-	CASE_DB=$W/ro/subid.db
+	CASE_DB=$W/ro/private/subid.db
+	CASE_IDX=$W/ro/ranges.idx
 }
-# full_fs [DB]: a 64 KiB tmpfs on $W/full (holding a copy of the good store
-# when asked), filled up.
+# full_fs [STORE]: a 64 KiB tmpfs on $W/full (holding a copy of the good
+# store and index when asked), filled up.
 full_fs() {
 	mount -t tmpfs -o size=64k,mode=0755 subid-full "$W/full"
 	CASE_MOUNTS="$W/full"
-	if [ -n "${1:-}" ]; then install -m 0644 -o 0 -g 0 "$GOOD/subid.db" "$W/full/subid.db"; fi
+	if [ -n "${1:-}" ]; then install_state "$W/full"; fi
 	nosan dd if=/dev/zero of="$W/full/filler" bs=4096 status=none 2>/dev/null || true
-	conf_lines "db_path = $W/full/subid.db"
-	CASE_DB=$W/full/subid.db
+	conf_lines "db_path = $W/full/private/subid.db"
+	CASE_DB=$W/full/private/subid.db
+	CASE_IDX=$W/full/ranges.idx
 }
 s_db_full() { full_fs with-store; }
 post_s_db_full() {
@@ -435,16 +501,20 @@ post_s_db_full() {
 	check_eq "[$CASE] space freed: fresh granted (PAM_SUCCESS)" 0 "$PROBE_RC"
 	qv r "$(range_sql 3002)"
 	check_eq "[$CASE] space freed: fresh got the slot after keeper's" "$((RMIN + RCOUNT)) $RCOUNT" "$r"
+	getsubids_is "[$CASE] space freed: fresh served" "0: fresh $((RMIN + RCOUNT)) $RCOUNT" fresh
 	qv r "$KEEPER_SQL"
 	check_eq "[$CASE] space freed: keeper's rows unchanged" "$KEEPER_ROWS" "$r"
+	check "[$CASE] space freed: the index lists exactly the store's owners" \
+		"$PY" "$INV" --any-pool --db "$CASE_DB" --index "$CASE_IDX"
 }
 s_db_full_new() {
 	full_fs
 	KEEPER_DB=$DB # keeper was never in this store
+	KEEPER_IDX=$IDX
 }
 post_s_db_full_new() {
-	# A failed first grant leaves at most an empty database: still "no grant
-	# yet", like a missing store, so the /etc/subuid entries must still be served.
+	# A failed first grant publishes no index: still "no grant yet", so the
+	# /etc/subuid entries must still be served.
 	getsubids_is "[$CASE] after the failed first grant: /etc/subuid entry still served" \
 		"0: dockremap 100000 65536" dockremap
 	rm -f "$W/full/filler"
@@ -459,8 +529,93 @@ s_db_tampered() {
 s_db_foreign() {
 	rm -f "$DB"
 	sqlite3 "$DB" "CREATE TABLE ranges(x); INSERT INTO ranges VALUES (1);"
-	chmod 0644 "$DB"
+	chmod 0600 "$DB"
 }
+# the index directory (above the store's) open to users: readers and writers refuse it
+s_state_o_w() { chmod 0777 "$STATE"; }
+s_state_user() { chown 3001:3001 "$STATE"; }
+s_state_parent_user() { chown 3001:3001 "$W"; }
+
+# read indexes: the plugin fails closed on them; a first login (a writer)
+# finds the index unusable and publishes it again from the store first
+s_idx_o_w() {
+	chmod 0666 "$IDX"
+	before_login "world-writable index" no
+}
+s_idx_g_w() {
+	chown 0:3001 "$IDX"
+	chmod 0664 "$IDX"
+	before_login "group-writable index" no
+}
+s_idx_user() {
+	chown 3001:3001 "$IDX"
+	before_login "index owned by keeper" no
+}
+s_idx_symlink() {
+	mv "$IDX" "$STATE/real.idx"
+	ln -s real.idx "$IDX"
+	before_login "index is a symlink" no
+}
+s_idx_is_dir() {
+	rm -f "$IDX"
+	mkdir -m 0755 "$IDX"
+	before_login "index is a directory" no
+}
+s_idx_fifo() {
+	rm -f "$IDX"
+	mkfifo -m 0644 "$IDX"
+	before_login "index is a FIFO" no
+}
+s_idx_missing() {
+	rm -f "$IDX"
+	before_login "no index" no
+	getsubids_is "[$CASE] before the login: /etc/subuid entry still served" "0: dockremap 100000 65536" dockremap
+}
+s_idx_empty() {
+	: >"$IDX"
+	before_login "empty index" no
+}
+s_idx_truncated() {
+	truncate -s 100 "$IDX"
+	before_login "index truncated" no
+}
+s_idx_junk() {
+	local size
+	size=$(stat -c %s "$IDX")
+	garbage "$size" 17 >"$IDX"
+	before_login "index of random bytes" no
+}
+s_idx_header() {
+	printf '\377' | nosan dd of="$IDX" bs=1 seek=40 conv=notrunc status=none
+	before_login "a flipped byte in the index header" no
+}
+# keeper's owner record is the first (byte 64 on); byte 17 is in his subuid start
+s_idx_flip() {
+	printf '\377' | nosan dd of="$IDX" bs=1 seek=$((64 + 17)) conv=notrunc status=none
+	before_login "a flipped byte in keeper's index record" no
+}
+post_idx_repaired() {
+	check_eq "[$CASE] the index is a root-owned 0644 regular file again" "regular file 0 644" \
+		"$(stat -c '%F %u %a' "$CASE_IDX" 2>&1)"
+	log_clear
+	getsubids_is "[$CASE] after the repair: keeper" "0: keeper $KS $KC" keeper
+	log_grep_not "index (refused|error)" "[$CASE] after the repair the plugin refuses nothing"
+}
+post_s_idx_o_w() { post_idx_repaired; }
+post_s_idx_g_w() { post_idx_repaired; }
+post_s_idx_user() { post_idx_repaired; }
+post_s_idx_symlink() { post_idx_repaired; }
+post_s_idx_empty() { post_idx_repaired; }
+post_s_idx_truncated() { post_idx_repaired; }
+post_s_idx_junk() { post_idx_repaired; }
+post_s_idx_header() { post_idx_repaired; }
+post_s_idx_flip() { post_idx_repaired; }
+post_s_idx_missing() { post_idx_repaired; }
+s_idx_truncated_returning() {
+	truncate -s 100 "$IDX"
+	before_login "index truncated" no
+}
+post_s_idx_truncated_returning() { post_idx_repaired; }
 
 # /etc/subuid and /etc/subgid with malformed lines among good ones
 FILEOWNER_START=$((RMIN + RCOUNT)) # the slot right after keeper's
@@ -507,8 +662,11 @@ post_s_files_junk() {
 #   ERE    - for none, or @VAR for the value of VAR ('|' separates the columns)
 #   grant  new: afterwards uid owns one subuid and one subgid range, same start, not keeper's;
 #          none: nothing written (no row for uid, row count unchanged); -: not checked
-#   keeper yes: served, has_range yes, rows unchanged; no: not served, has_range no, rows
-#          unchanged; lost: store destroyed on purpose: not served, has_range no
+#   keeper yes: served, has_range yes, rows unchanged, and the index lists exactly the
+#          store's owners; no: not served, has_range no, rows unchanged; lost: store
+#          destroyed on purpose: not served, has_range no; idx: store destroyed on purpose,
+#          the published index still serves him (has_range yes)
+#   (with grant none, the case's index must also be unchanged)
 #   owner  what the plugin says of the case's user: range (its stored range), none (known,
 #          no range), unknown (getsubids no range, libsubid -1, has_range UNKNOWN_USER and
 #          false), - (not asked)
@@ -520,12 +678,18 @@ U_TRAIL="keeper "
 ERE_TRAIL="unknown user=keeper\?\$"	# the space made visible: it cannot end the value
 ERE_LONG="unknown user=a{200}"
 ERE_CONF_PERM="$(rx "$CONF"): config refused reason=\"not a regular file owned by uid 0, or writable by group/others\""
+ERE_DB_BEHIND="store refused path=$(rx "$DB") reason=\"generation 0 is behind the published index"
+ERE_IDX_RECORD="index republished path=$(rx "$IDX") generation=[0-9]+ owners=[0-9]+ reason=\"a record did not match the store\""
 ERE_DB_PERM="store refused path=$(rx "$DB") reason="
-ERE_DB_DIR="store refused path=$(rx "$DB") reason=\"directory $(rx "$STATE")"
+ERE_DB_DIR="store refused path=$(rx "$DB") reason=\"directory $(rx "$STATE/private")"
+ERE_STATE_DIR="store refused path=$(rx "$DB") reason=\"directory $(rx "$STATE")"
 ERE_DB_BROKEN="store error path=$(rx "$DB") op=[a-z]+ reason=\"(file is not a database|database disk image is malformed)\""
-ERE_RO="store error path=$(rx "$W/ro/subid.db") op=[a-z]+ reason=\"attempt to write a readonly database\""
-ERE_FULL="store error path=$(rx "$W/full/subid.db") op=[a-z]+ reason=\"database or disk is full\""
-ERE_FULL_NEW="store error path=$(rx "$W/full/subid.db") (op=[a-z]+ reason=\"database or disk is full\"|reason=\"cannot create: No space left on device)"
+ERE_RO="store error path=$(rx "$W/ro/private/subid.db") .*(readonly|Read-only file system)"
+ERE_FULL="(store error path=$(rx "$W/full/private/subid.db")|index error path=$(rx "$W/full/ranges.idx")) .*(database or disk is full|No space left on device)"
+ERE_FULL_NEW="store error path=$(rx "$W/full/private/subid.db") .*(database or disk is full|No space left on device)"
+ERE_IDX_REPUB="index republished path=$(rx "$IDX") generation=1 owners=1 reason=\"it was unusable\""
+ERE_IDX_MISSING="index republished path=$(rx "$IDX") generation=1 owners=1 reason=\"it was missing\""
+ERE_MIGRATED="store migrated path=$(rx "$DB") from=$(rx "$STATE/subid.db")"
 
 TABLE=$(
 	cat <<'EOF'
@@ -569,26 +733,47 @@ config is a directory                  | s_conf_dir      | fresh      | 3002    
 config: NUL byte in a line             | s_conf_nul      | fresh      | 3002       | -              | 25 | 14 | subid\.conf:2: config error reason="NUL byte in line" | none | no   | none
 config: line of 5000 bytes             | s_conf_long     | fresh      | 3002       | -              | 25 | 14 | subid\.conf:2: config error reason="line too long" | none | no   | none
 config: binary junk                    | s_conf_junk     | fresh      | 3002       | -              | 25 | 14 | subid\.conf:[0-9]+:              | none | no   | none
-config: relative db_path               | s_conf_rel_db   | fresh      | 3002       | -              | 25 | 14 | subid\.conf:2: config error key=db_path reason="db_path must be an absolute path" | none | no | none
+config: relative db_path               | s_conf_rel_db   | fresh      | 3002       | -              | 25 | 14 | subid\.conf:2: config error key=db_path reason="db_path must be an absolute file path" | none | no | none
+config: relative index_path            | s_conf_rel_idx  | fresh      | 3002       | -              | 25 | 14 | subid\.conf:2: config error key=index_path reason="index_path must be an absolute file path" | none | no | none
+config: index_path names a directory   | s_conf_dir_idx  | fresh      | 3002       | -              | 25 | 14 | subid\.conf:2: config error key=index_path reason="index_path must be an absolute file path" | none | no | none
+config: index_path is the store        | s_conf_idx_is_db | fresh     | 3002       | -              | 25 | 14 | store refused path=.* reason="the store needs a directory of its own | none | no | none
 config: unknown store                  | s_conf_store    | fresh      | 3002       | -              | 25 | 14 | subid\.conf:2: config error key=store reason="unknown store | none | no | none
 config: bad reserved interval          | s_conf_reserved | fresh      | 3002       | -              | 25 | 14 | subid\.conf:2: config error key=reserved reason="bad interval | none | no | none
 conf= argument is /dev/zero            | s_none          | fresh      | 3002       | conf=/dev/zero | 25 | 14 | /dev/zero: config refused reason="not a regular file | none | yes | none
-store missing (deleted)                | s_db_missing    | fresh      | 3002       | -              | 0  | 0  | granted user=fresh uid=3002      | new  | lost | range
-store truncated                        | s_db_truncated  | fresh      | 3002       | -              | 25 | 14 | @ERE_DB_BROKEN                   | -    | lost | none
-store corrupt (random middle)          | s_db_corrupt    | fresh      | 3002       | -              | 25 | 14 | @ERE_DB_BROKEN                   | -    | lost | none
-store corrupt (random header)          | s_db_header     | fresh      | 3002       | -              | 25 | 14 | @ERE_DB_BROKEN                   | -    | lost | none
-store world-writable                   | s_db_o_w        | fresh      | 3002       | -              | 25 | 14 | @ERE_DB_PERM                     | none | no   | none
-store directory world-writable         | s_db_dir_o_w    | fresh      | 3002       | -              | 25 | 14 | @ERE_DB_DIR                      | none | no   | none
-store owned by a user                  | s_db_user       | fresh      | 3002       | -              | 25 | 14 | @ERE_DB_PERM                     | none | no   | none
-store directory owned by a user        | s_db_dir_user   | fresh      | 3002       | -              | 25 | 14 | @ERE_DB_DIR                      | none | no   | none
-store is a symlink                     | s_db_symlink    | fresh      | 3002       | -              | 25 | 14 | store refused path=.* reason="symbolic link" | none | no   | none
-store is a directory                   | s_db_is_dir     | fresh      | 3002       | -              | 25 | 14 | @ERE_DB_PERM                     | -    | lost | none
+store missing (deleted)                | s_db_missing    | fresh      | 3002       | -              | 25 | 14 | @ERE_DB_BEHIND                   | none | idx  | none
+store truncated                        | s_db_truncated  | fresh      | 3002       | -              | 25 | 14 | @ERE_DB_BROKEN                   | -    | idx  | none
+store corrupt (random middle)          | s_db_corrupt    | fresh      | 3002       | -              | 25 | 14 | @ERE_DB_BROKEN                   | -    | idx  | none
+store corrupt (random header)          | s_db_header     | fresh      | 3002       | -              | 25 | 14 | @ERE_DB_BROKEN                   | -    | idx  | none
+store world-writable                   | s_db_o_w        | fresh      | 3002       | -              | 25 | 14 | @ERE_DB_PERM                     | none | yes  | none
+store directory world-writable         | s_db_dir_o_w    | fresh      | 3002       | -              | 25 | 14 | @ERE_DB_DIR                      | none | yes  | none
+store directory 0755 (old layout mode) | s_db_dir_open   | fresh      | 3002       | -              | 0  | 0  | granted user=fresh uid=3002      | new  | yes  | range
+store owned by a user                  | s_db_user       | fresh      | 3002       | -              | 25 | 14 | @ERE_DB_PERM                     | none | yes  | none
+store directory owned by a user        | s_db_dir_user   | fresh      | 3002       | -              | 25 | 14 | @ERE_DB_DIR                      | none | yes  | none
+store is a symlink                     | s_db_symlink    | fresh      | 3002       | -              | 25 | 14 | store refused path=.* reason="symbolic link" | none | yes  | none
+store is a directory                   | s_db_is_dir     | fresh      | 3002       | -              | 25 | 14 | @ERE_DB_PERM                     | -    | idx  | none
+store of the old layout, no index      | s_db_old_layout | fresh      | 3002       | -              | 0  | 0  | @ERE_MIGRATED                    | new  | yes  | range
 store on a read-only filesystem        | s_db_ro         | fresh      | 3002       | -              | 25 | 14 | @ERE_RO                          | none | yes  | none
 returning user, read-only filesystem   | s_db_ro         | keeper     | 3001       | -              | 0  | 0  | -                                | -    | yes  | range
 store on a full filesystem             | s_db_full       | fresh      | 3002       | -              | 25 | 14 | @ERE_FULL                        | none | yes  | none
 first grant on a full filesystem       | s_db_full_new   | fresh      | 3002       | -              | 25 | 14 | @ERE_FULL_NEW                    | -    | no   | none
-store row tampered (count 0)           | s_db_tampered   | keeper     | 3001       | -              | 25 | 14 | uid=3001 reason="invalid range row" | -    | lost | -
-store is someone else's database       | s_db_foreign    | fresh      | 3002       | -              | 25 | 14 | store error path=.* op=schema reason= | -    | lost | none
+store row tampered, returning user     | s_db_tampered   | keeper     | 3001       | -              | 0  | 0  | -                                | -    | idx  | -
+store is someone else's database       | s_db_foreign    | fresh      | 3002       | -              | 25 | 14 | store error path=.* op=schema reason= | -    | idx  | none
+index directory world-writable         | s_state_o_w     | fresh      | 3002       | -              | 25 | 14 | @ERE_STATE_DIR                   | none | no   | none
+index directory owned by a user        | s_state_user    | fresh      | 3002       | -              | 25 | 14 | @ERE_STATE_DIR                   | none | no   | none
+directory above the index owned by a user | s_state_parent_user | fresh | 3002     | -              | 25 | 14 | store refused path=.* reason="directory .*can be changed by users other than root | none | no | none
+index world-writable                   | s_idx_o_w       | fresh      | 3002       | -              | 0  | 0  | @ERE_IDX_REPUB                   | new  | yes  | range
+index group-writable                   | s_idx_g_w       | fresh      | 3002       | -              | 0  | 0  | @ERE_IDX_REPUB                   | new  | yes  | range
+index owned by a user                  | s_idx_user      | fresh      | 3002       | -              | 0  | 0  | @ERE_IDX_REPUB                   | new  | yes  | range
+index is a symlink                     | s_idx_symlink   | fresh      | 3002       | -              | 0  | 0  | @ERE_IDX_REPUB                   | new  | yes  | range
+index is a directory                   | s_idx_is_dir    | fresh      | 3002       | -              | 25 | 14 | index error path=.* | none | no   | none
+index is a FIFO                        | s_idx_fifo      | fresh      | 3002       | -              | 0  | 0  | @ERE_IDX_REPUB                   | new  | yes  | range
+index missing                          | s_idx_missing   | fresh      | 3002       | -              | 0  | 0  | @ERE_IDX_MISSING                 | new  | yes  | range
+index empty                            | s_idx_empty     | fresh      | 3002       | -              | 0  | 0  | @ERE_IDX_REPUB                   | new  | yes  | range
+index truncated                        | s_idx_truncated | fresh      | 3002       | -              | 0  | 0  | @ERE_IDX_REPUB                   | new  | yes  | range
+index of random bytes                  | s_idx_junk      | fresh      | 3002       | -              | 0  | 0  | @ERE_IDX_REPUB                   | new  | yes  | range
+index header damaged                   | s_idx_header    | fresh      | 3002       | -              | 0  | 0  | @ERE_IDX_REPUB                   | new  | yes  | range
+index record of keeper damaged         | s_idx_flip      | keeper     | 3001       | -              | 0  | 0  | @ERE_IDX_RECORD                  | -    | yes  | range
+returning user, index truncated        | s_idx_truncated_returning | keeper | 3001   | -              | 0  | 0  | @ERE_IDX_REPUB                   | -    | yes  | range
 /etc/subuid with malformed lines       | s_files_junk    | fresh      | 3002       | -              | 0  | 0  | /etc/subuid:2: ignored line reason= | new  | yes  | range
 EOF
 )
@@ -628,8 +813,10 @@ for row in "${ROWS[@]}"; do
 	restore
 	log_clear
 	"$SETUP"
-	: "${KEEPER_DB:=$CASE_DB}"
+	: "${KEEPER_DB:=$CASE_DB}" "${KEEPER_IDX:=$CASE_IDX}"
 	qv TOTAL_BEFORE "SELECT count(*) FROM ranges;"
+	: "${TOTAL_BEFORE:=0}" # no store yet: no rows
+	IDX_BEFORE=$(sum_of "$CASE_IDX")
 
 	# the module, without and with strict
 	probe "[$CASE]" "$USER_" ${ARGS[@]+"${ARGS[@]}"}
@@ -664,17 +851,26 @@ for row in "${ROWS[@]}"; do
 	none)
 		qv r "SELECT count(*) FROM ranges WHERE uid = ${UID_/-/-1}; SELECT count(*) FROM ranges;"
 		check_eq "[$CASE] store: nothing written (rows of uid $UID_, all rows)" "0"$'\n'"$TOTAL_BEFORE" "$r"
+		check_eq "[$CASE] index: nothing published" "$IDX_BEFORE" "$(sum_of "$CASE_IDX")"
 		;;
 	esac
-	if [ "$KEEPER" != lost ]; then
+	if [ "$KEEPER" = yes ] || [ "$KEEPER" = no ]; then
 		qv r "$KEEPER_SQL" "$KEEPER_DB"
 		check_eq "[$CASE] store: keeper's rows unchanged" "$KEEPER_ROWS" "$r"
-		# the shared checker: integrity, one range of each kind per owner, no overlaps
-		check "[$CASE] store: invariants hold" python3 "$top_srcdir/tests/invariants.py" --any-pool --db "$KEEPER_DB"
+		# the shared checker: integrity, one range of each kind per owner, no
+		# overlaps; where keeper is served, the index lists exactly the store's owners
+		if [ "$KEEPER" = yes ]; then
+			check "[$CASE] store: invariants hold; the index lists exactly the store's owners" \
+				"$PY" "$INV" --any-pool --db "$KEEPER_DB" --index "$KEEPER_IDX"
+		else
+			check "[$CASE] store: invariants hold" "$PY" "$INV" --any-pool --db "$KEEPER_DB"
+		fi
+	elif [ "$KEEPER" = idx ]; then
+		check_eq "[$CASE] index: unchanged (the writer store is broken: nothing published)" "$IDX_BEFORE" "$(sum_of "$CASE_IDX")"
 	fi
 
 	# the plugin: keeper
-	if [ "$KEEPER" = yes ]; then
+	if [ "$KEEPER" = yes ] || [ "$KEEPER" = idx ]; then
 		getsubids_is "[$CASE] keeper" "0: keeper $KS $KC" keeper
 		map_check "[$CASE] keeper" 3001 yes "$KS" "$KC"
 	else

@@ -26,7 +26,7 @@ subid_require_tools unshare pamtester sqlite3 python3 getsubids newuidmap setpri
 subid_require_build
 subid_enter_ns "$@"
 
-DB=$W/state/subid.db
+DB=$W/state/private/subid.db
 C=65536
 NOBODY_START=3000000000 # a range nobody owns
 
@@ -66,64 +66,6 @@ file_lines() { grep -E -- "$2" "$1" | paste -sd '|' || true; }
 # subids OWNER [-g]: getsubids' output (never fails)
 subids() { getsubids "$@" 2>&1 || true; }
 
-is_num() { [[ ${1:-} =~ ^[0-9]+$ ]]; }
-
-# setpriv (as_user, start_userns_sleeper) reads --reuid/--regid as a name
-# first: "15002" would be the account named 15002 (uid 15007), not uid 15002.
-# A leading 0 is no name here and still the same decimal number to setpriv.
-U() { printf '0%s' "$1"; }
-
-# _map UID START [COUNT]: as UID, newuidmap on a fresh user namespace of
-# UID's, mapping "0 START COUNT"; MAP_RC and MAP (the uid_map).
-_map() {
-	log_clear
-	start_userns_sleeper "$(U "$1")"
-	[ "$(stat -c %u "/proc/$SLEEPER_PID")" = "$1" ] ||
-		hard_error "the user namespace of uid $1 runs as uid $(stat -c %u "/proc/$SLEEPER_PID")"
-	MAP_RC=0
-	as_user "$(U "$1")" newuidmap "$SLEEPER_PID" 0 "$2" "${3:-$C}" >"$W/map.out" 2>&1 || MAP_RC=$?
-	MAP=$(read_map "$SLEEPER_PID" uid)
-	stop_sleeper "$SLEEPER_PID"
-}
-
-# _map_log: what the plugin logged for the last mapping (after a failure)
-_map_log() {
-	local l
-	l=$(log_text | grep -F -e 'libsubid_subid' -e 'refused owner=' -e 'newuidmap' | tail -n 4 || true)
-	[ -z "$l" ] || printf '%s\n' "$l" | sed 's/^/#   | syslog: /'
-}
-
-# map_allowed DESC UID START: the mapping is made
-map_allowed() {
-	if ! is_num "$3"; then
-		not_ok "$1" "no range to map (start '$3')"
-		return 0
-	fi
-	_map "$2" "$3"
-	if [ "$MAP_RC" -eq 0 ] && [ "$MAP" = "0 $3 $C" ]; then
-		ok "$1"
-	else
-		not_ok "$1" "as uid $2: newuidmap PID 0 $3 $C: exit $MAP_RC, uid_map '$MAP' (expected '0 $3 $C')"
-		diag_file "$W/map.out"
-		_map_log
-	fi
-}
-
-# map_refused DESC UID START: newuidmap fails and the map stays empty
-map_refused() {
-	if ! is_num "$3"; then
-		not_ok "$1" "no range to try (start '$3')"
-		return 0
-	fi
-	_map "$2" "$3"
-	if [ "$MAP_RC" -ne 0 ] && [ -z "$MAP" ]; then
-		ok "$1"
-	else
-		not_ok "$1" "as uid $2: newuidmap PID 0 $3 $C: exit $MAP_RC, uid_map '$MAP' (expected refusal)"
-		diag_file "$W/map.out"
-		_map_log
-	fi
-}
 
 : >/etc/subuid
 : >/etc/subgid
@@ -174,7 +116,7 @@ check_eq "1d: still no store row for uid 15007" 0 "$(db_rows 'uid = 15007')"
 check_eq "1d: still no '15002:' line in /etc/subuid" "" "$(file_lines /etc/subuid '^15002:')"
 
 # import into a fresh store: the owner "15007" is uid 15007, the account named 15002
-DB2=$W/state2/subid.db
+DB2=$W/state2/private/subid.db
 write_conf "$W/import.conf" <<EOF
 db_path = $DB2
 mirror_files = no
@@ -268,10 +210,10 @@ log_grep_not ' x=1' "4a: no syslog line holds the raw name ('eve x=1')"
 log_grep "mirror added .*$(rx 'entry=eve?x=1:')" "4a: a 'mirror added' line shows the name escaped (entry=eve?x=1:)"
 
 log_clear
-start_userns_sleeper "$(U 15002)"
+start_userns_sleeper 015002
 # shellcheck disable=SC2016 # $1.. expand in the inner bash
 check_fail "4b: bob's newuidmap (argv[0] 'evil\\ntag') of a range he does not own is refused" \
-	as_user "$(U 15002)" bash -c 'exec -a "$1" newuidmap "$2" 0 "$3" 1' _ "$(printf 'evil\ntag')" "$SLEEPER_PID" "$NOBODY_START"
+	as_user 015002 bash -c 'exec -a "$1" newuidmap "$2" 0 "$3" 1' _ "$(printf 'evil\ntag')" "$SLEEPER_PID" "$NOBODY_START"
 stop_sleeper "$SLEEPER_PID"
 REFUSED_LINES=$(log_text | grep 'refused owner=' || true)
 check_match "4b: the plugin's refusal is logged under the tag libsubid_subid" \

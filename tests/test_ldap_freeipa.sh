@@ -81,7 +81,7 @@ EOF
 check "FreeIPA schema: ipa1's entry at the pool's first slot is accepted" ipa_entry ipa1 "$M"
 check "FreeIPA schema: ipa2's entry at the pool's third slot is accepted" ipa_entry ipa2 "$M2"
 
-DB=$W/h1/subid.db
+DB=$W/h1/private/subid.db
 # host_conf ON_MISS: this host's config (the FreeIPA preset, its replica)
 host_conf() {
 	ldap_host_conf "$SUBID_CONF_PATH" "$DB" range_min="$M" range_count="$C" ldap_base="$IPA" \

@@ -25,7 +25,7 @@ M=2147483648
 C=65536
 POOL_MAX=$((M + 64 * C))	# a pool of 64 slots: [M, POOL_MAX)
 P=$((M + 40 * C))		# a slot of the pool held by a local /etc/subuid line
-H1=$W/h1/subid.db
+H1=$W/h1/private/subid.db
 N=0
 for u in alice bob carol dave erin frank gina hank; do
 	N=$((N + 1))

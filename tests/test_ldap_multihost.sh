@@ -29,7 +29,7 @@ done >>/etc/passwd
 : >>/etc/subuid
 : >>/etc/subgid
 install -m 0600 "$LDAP_HOST_PW_FILE" "$W/host.pw"
-for h in 1 2 3 4; do ldap_host_conf "$W/h$h.conf" "$W/h$h/subid.db"; done
+for h in 1 2 3 4; do ldap_host_conf "$W/h$h.conf" "$W/h$h/private/subid.db"; done
 
 # directory_state: "uid start" of every entry (subuid start), sorted
 directory_state() {
@@ -91,10 +91,10 @@ for h in 1 2 3 4; do
 		total=$((total + 1))
 		grep -q "^$uid $start " "$W/dir.txt" && agree=$((agree + 1))
 	done <"$W/h$h.out"
-	check "host $h's replica keeps the store invariants" python3 "$top_srcdir/tests/invariants.py" --db "$W/h$h/subid.db"
+	check "host $h's replica keeps the store invariants" python3 "$top_srcdir/tests/invariants.py" --db "$W/h$h/private/subid.db"
 	check_eq "host $h's replica rows match its reported allocations" \
 		"$(sort "$W/h$h.out" | tr '\n' ' ')" \
-		"$(db_query "SELECT uid || ' ' || start FROM ranges WHERE kind = 1 ORDER BY uid" "$W/h$h/subid.db" | sort | tr '\n' ' ')"
+		"$(db_query "SELECT uid || ' ' || start FROM ranges WHERE kind = 1 ORDER BY uid" "$W/h$h/private/subid.db" | sort | tr '\n' ' ')"
 done
 check_eq "every allocation a host reported is the directory's range" "$total" "$agree"
 ms=$(((t1 - t0) / 1000000))
@@ -145,10 +145,10 @@ r = sorted((int(s), int(s) + int(c)) for u, s, c, g in (l.split() for l in open(
 sys.exit(1 if any(b[0] < a[1] for a, b in zip(r, r[1:])) else 0)' "$W/dir.$prefix.txt"
 	for i in $(seq 1 20); do
 		grep -q "^$((base + i)) $(db_query "SELECT start FROM ranges WHERE uid = $((base + i)) AND kind = 1" \
-			"$W/h1/subid.db") " "$W/dir.$prefix.txt" && agree=$((agree + 1))
+			"$W/h1/private/subid.db") " "$W/dir.$prefix.txt" && agree=$((agree + 1))
 	done
 	check_eq "host 1's replica holds the directory's range for every $prefix user" 20 "$agree"
-	check "host 1's replica still keeps its invariants" python3 "$top_srcdir/tests/invariants.py" --db "$W/h1/subid.db"
+	check "host 1's replica still keeps its invariants" python3 "$top_srcdir/tests/invariants.py" --db "$W/h1/private/subid.db"
 }
 interrupted kp 31000 ldap_pause ldap_resume
 interrupted kk 30000 ldap_kill ldap_restart

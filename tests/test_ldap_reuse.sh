@@ -39,7 +39,7 @@ host_conf() {
 	ldap_host_conf "$file" "$db" range_min="$M" range_max="$((M + SLOTS * C))" ldap_timeout=2 "$@"
 }
 for h in 1 2 3 4; do
-	host_conf "$W/h$h.conf" "$W/h$h/subid.db"
+	host_conf "$W/h$h.conf" "$W/h$h/private/subid.db"
 	# the module's result becomes pamtester's exit status
 	pam_service "subid-h$h" "[success=ok default=die] $PAM_MODULE conf=$W/h$h.conf" "required pam_permit.so"
 done
@@ -142,7 +142,7 @@ check_eq "they got exactly the two released slots" "$(printf '%s\n' "$s2" "$s5" 
 for u in $winners; do
 	same=0
 	for h in 1 2 3 4; do
-		[ "$(db_query "SELECT start FROM ranges WHERE uid = $u AND kind = 1" "$W/h$h/subid.db")" = "$(start "$u")" ] &&
+		[ "$(db_query "SELECT start FROM ranges WHERE uid = $u AND kind = 1" "$W/h$h/private/subid.db")" = "$(start "$u")" ] &&
 			same=$((same + 1))
 	done
 	check_eq "uid $u: all four replicas hold the directory's range" 4 "$same"
@@ -150,7 +150,7 @@ done
 check_eq "one claim per entry, no claim left behind by the losers" $SLOTS "$(nclaims)"
 check "the directory's ranges do not overlap" directory_ok
 for h in 1 2 3 4; do
-	check "replica h$h keeps the store invariants" python3 "$top_srcdir/tests/invariants.py" --db "$W/h$h/subid.db"
+	check "replica h$h keeps the store invariants" python3 "$top_srcdir/tests/invariants.py" --db "$W/h$h/private/subid.db"
 done
 
 # ---- a range made by hand is never handed out -------------------------------------------
@@ -219,15 +219,15 @@ check "the directory's ranges still do not overlap" directory_ok
 # ---- the plugin asks the directory on a replica miss ----------------------------------------
 # host 4's replica never saw r4 (it logged in on host 1 only)
 s4=$(start 6004)
-check_eq "host 4's replica does not know r4" "" "$(db_query 'SELECT start FROM ranges WHERE uid = 6004' "$W/h4/subid.db")"
-host_conf "$SUBID_CONF_PATH" "$W/h4/subid.db"
+check_eq "host 4's replica does not know r4" "" "$(db_query 'SELECT start FROM ranges WHERE uid = 6004' "$W/h4/private/subid.db")"
+host_conf "$SUBID_CONF_PATH" "$W/h4/private/subid.db"
 enable_plugin
 check_eq "ldap_lookup_on_miss unset: getsubids r4 finds nothing" "" "$(getsubids r4 2>/dev/null || true)"
 start_userns_sleeper 6004
 check_fail "ldap_lookup_on_miss unset: setuid newuidmap refuses r4's range" \
 	as_user 6004 newuidmap "$SLEEPER_PID" 0 "$s4" "$C"
 stop_sleeper "$SLEEPER_PID"
-host_conf "$SUBID_CONF_PATH" "$W/h4/subid.db" ldap_lookup_on_miss=yes
+host_conf "$SUBID_CONF_PATH" "$W/h4/private/subid.db" ldap_lookup_on_miss=yes
 check_eq "ldap_lookup_on_miss = yes: getsubids r4 asks the directory" "0: r4 $s4 $C" "$(getsubids r4 2>&1)"
 check_eq "... getsubids -g r4 too" "0: r4 $s4 $C" "$(getsubids -g r4 2>&1)"
 check_eq "... by uid as well" "0: 6004 $s4 $C" "$(getsubids 6004 2>&1)"
@@ -238,7 +238,7 @@ stop_sleeper "$SLEEPER_PID"
 start_userns_sleeper 6004
 check_fail "... but not a range beside it" as_user 6004 newuidmap "$SLEEPER_PID" 0 "$((s4 + C))" "$C"
 stop_sleeper "$SLEEPER_PID"
-check_eq "the plugin wrote nothing to the replica" "" "$(db_query 'SELECT start FROM ranges WHERE uid = 6004' "$W/h4/subid.db")"
+check_eq "the plugin wrote nothing to the replica" "" "$(db_query 'SELECT start FROM ranges WHERE uid = 6004' "$W/h4/private/subid.db")"
 check_eq "a user without an entry: nothing" "" "$(getsubids r12 2>/dev/null || true)"
 
 # ---- an entry over real IDs (written by a rogue host) is refused, not served ----------------
@@ -247,7 +247,7 @@ log_clear
 check_fail "an entry holding root's ID: the login gets nothing" pamtester subid-h1 r12 open_session close_session
 log_grep "ldap refused uid=6012 subuid=0\+$C subgid=0\+$C reason=\"the directory's entry overlaps real account IDs" \
 	"... the refusal is logged"
-check_eq "... nothing in host 1's replica" "" "$(db_query 'SELECT start FROM ranges WHERE uid = 6012' "$W/h1/subid.db")"
+check_eq "... nothing in host 1's replica" "" "$(db_query 'SELECT start FROM ranges WHERE uid = 6012' "$W/h1/private/subid.db")"
 check_eq "... the plugin's lookup on a miss does not serve it" "" "$(getsubids r12 2>/dev/null || true)"
 start_userns_sleeper 6012
 check_fail "... and setuid newuidmap does not map root for r12" as_user 6012 newuidmap "$SLEEPER_PID" 0 0 1
@@ -263,10 +263,10 @@ check_fail "directory paused: setuid newuidmap refuses r4 (fails closed, within 
 	timeout 30 setpriv --reuid=6004 --regid=6004 --clear-groups newuidmap "$SLEEPER_PID" 0 "$s4" "$C"
 stop_sleeper "$SLEEPER_PID"
 log_grep "ldap error uri=.* op=(bind|search)" "the unanswered lookup is logged"
-served=$(db_query 'SELECT uid FROM ranges WHERE kind = 1 LIMIT 1' "$W/h4/subid.db")
+served=$(db_query 'SELECT uid FROM ranges WHERE kind = 1 LIMIT 1' "$W/h4/private/subid.db")
 start_userns_sleeper "$served"
 check "directory paused: an owner in the replica is still served" \
-	as_user "$served" newuidmap "$SLEEPER_PID" 0 "$(db_query "SELECT start FROM ranges WHERE uid = $served AND kind = 1" "$W/h4/subid.db")" "$C"
+	as_user "$served" newuidmap "$SLEEPER_PID" 0 "$(db_query "SELECT start FROM ranges WHERE uid = $served AND kind = 1" "$W/h4/private/subid.db")" "$C"
 stop_sleeper "$SLEEPER_PID"
 check_eq "directory paused: r12's /etc/subuid line is still served" "0: r12 400000 1000" "$(timeout 30 getsubids r12 2>&1)"
 ldap_resume

@@ -169,7 +169,7 @@ sssd_start "$U1"
 
 : >>/etc/subuid
 : >>/etc/subgid
-DB=$W/h1/subid.db
+DB=$W/h1/private/subid.db
 install -m 0600 -o 0 -g 0 "$LDAP_HOST_PW_FILE" "$W/host.pw"
 ldap_host_conf "$SUBID_CONF_PATH" "$DB"
 # the module's result becomes pamtester's exit status

@@ -33,8 +33,8 @@ install -m 0600 "$LDAP_HOST_PW_FILE" "$W/host.pw"
 host_conf() {
 	ldap_host_conf "$1" "$2" ldap_bind_pw_file="${3:-$W/host.pw}" ldap_timeout=2
 }
-H1=$W/h1/subid.db
-H2=$W/h2/subid.db
+H1=$W/h1/private/subid.db
+H2=$W/h2/private/subid.db
 host_conf "$SUBID_CONF_PATH" "$H1"
 host_conf "$W/h2.conf" "$H2"
 # the module's result becomes pamtester's exit status
@@ -83,7 +83,7 @@ ou: deep
 EOF
 add_user erin 2005
 ldap_add_user erin 2005
-host_conf "$W/deep.conf" "$W/deep/subid.db"
+host_conf "$W/deep.conf" "$W/deep/private/subid.db"
 sed -i "s|^ldap_base = .*|ldap_base = ou=deep,$LDAP_SUBID_BASE|" "$W/deep.conf"
 # its own allocator: a pool of its own, so its ranges never meet ou=subid's
 printf 'range_min = %s\n' $((M + 1024 * C)) >>"$W/deep.conf"
@@ -144,7 +144,7 @@ check_eq "carol: one entry" 1 "$(nentries 2003)"
 # ---- credentials ---------------------------------------------------------------------------
 printf 'wrong-password' >"$W/wrong.pw"
 chmod 0600 "$W/wrong.pw"
-host_conf "$W/h3.conf" "$W/h3/subid.db" "$W/wrong.pw"
+host_conf "$W/h3.conf" "$W/h3/private/subid.db" "$W/wrong.pw"
 pam_service subid-h3 "[success=ok default=die] $PAM_MODULE conf=$W/h3.conf" "required pam_permit.so"
 log_clear
 check_fail "wrong bind password: dave gets nothing" pamtester subid-h3 dave open_session close_session
@@ -161,27 +161,27 @@ chmod 0600 "$W/host.pw"
 check_eq "still nothing written for dave" 0 "$(nentries 2004)"
 : >"$W/empty.pw"
 chmod 0600 "$W/empty.pw"
-host_conf "$W/h5.conf" "$W/h5/subid.db" "$W/empty.pw"
+host_conf "$W/h5.conf" "$W/h5/private/subid.db" "$W/empty.pw"
 pam_service subid-h5 "[success=ok default=die] $PAM_MODULE conf=$W/h5.conf" "required pam_permit.so"
 log_clear
 check_fail "empty password file: refused (it would be an unauthenticated bind)" pamtester subid-h5 dave open_session close_session
 log_grep "ldap refused key=ldap_bind_pw_file path=$(rx "$W/empty.pw") reason=\"empty password\"" "the empty password file is logged"
-host_conf "$W/h5.conf" "$W/h5/subid.db" "$W/missing.pw"
+host_conf "$W/h5.conf" "$W/h5/private/subid.db" "$W/missing.pw"
 log_clear
 check_fail "missing password file: refused" pamtester subid-h5 dave open_session close_session
 log_grep "ldap refused key=ldap_bind_pw_file path=$(rx "$W/missing.pw") reason=\"cannot open\"" "the missing password file is logged"
 check_eq "nothing written for dave by either" 0 "$(nentries 2004)"
 
 # ---- ldap_uri: a list, tried in order -----------------------------------------------------
-host_conf "$W/h6.conf" "$W/h6/subid.db"
+host_conf "$W/h6.conf" "$W/h6/private/subid.db"
 sed -i "s|^ldap_uri = .*|ldap_uri = ldap://127.0.0.1:$(_ldap_free_port) $LDAP_URI|" "$W/h6.conf"
 pam_service subid-h6 "[success=ok default=die] $PAM_MODULE conf=$W/h6.conf" "required pam_permit.so"
 check "ldap_uri: the first directory refuses connections, the second serves alice" \
 	pamtester subid-h6 alice open_session close_session
-check_eq "... with alice's range from the directory" "$M $C" "$(replica 2001 "$W/h6/subid.db")"
+check_eq "... with alice's range from the directory" "$M $C" "$(replica 2001 "$W/h6/private/subid.db")"
 
 # ---- TLS required, directory without it -------------------------------------------------
-host_conf "$W/h4.conf" "$W/h4/subid.db"
+host_conf "$W/h4.conf" "$W/h4/private/subid.db"
 printf 'ldap_tls = starttls\n' >>"$W/h4.conf"
 pam_service subid-h4 "optional $PAM_MODULE conf=$W/h4.conf" "required pam_permit.so"
 pam_service subid-h4s "required $PAM_MODULE conf=$W/h4.conf strict" "required pam_permit.so"
@@ -190,7 +190,7 @@ check "TLS required but the directory has none: the login proceeds" pamtester su
 check_fail "... and fails under strict" pamtester subid-h4s dave open_session close_session
 log_grep "ldap refused uri=.* reason=\"TLS required \(ldap_tls = starttls\) but StartTLS failed" "the refusal is logged"
 check_eq "TLS required: nothing written in the directory" 0 "$(nentries 2004)"
-check_eq "TLS required: nothing written in the replica" 0 "$(db_rows "" "$W/h4/subid.db")"
+check_eq "TLS required: nothing written in the replica" 0 "$(db_rows "" "$W/h4/private/subid.db")"
 
 # ---- a range deleted in the directory leaves the replica ----------------------------------
 old=$(replica 2002 "$H1")

@@ -22,7 +22,7 @@ subid_require_tools unshare pamtester sqlite3 python3 getsubids newuidmap newgid
 subid_require_build
 subid_enter_ns "$@"
 
-DB=$W/state/subid.db
+DB=$W/state/private/subid.db
 M=2147483648
 C=65536
 add_user alice 2001

@@ -12,7 +12,7 @@ subid_require_tools unshare mount pamtester getsubids setpriv ldconfig python3 s
 subid_require_build
 subid_enter_ns "$@"
 
-DB=$W/state/subid.db
+DB=$W/state/private/subid.db
 write_conf <<EOF
 # subid test configuration: default pool
 store = local

@@ -12,7 +12,8 @@ subid_require_tools unshare mount pamtester sqlite3 python3 setpriv
 subid_require_build
 subid_enter_ns "$@"
 
-DB=$W/state/subid.db
+DB=$W/state/private/subid.db
+IDX=$W/state/ranges.idx # index_path's default: ranges.idx in the directory above the store's
 RMIN=3000000000
 RCOUNT=100000
 RMAX=$((RMIN + 100 * RCOUNT))
@@ -66,6 +67,10 @@ pam_fails() {
 	check_match "$desc: pamtester says \"$msg\"" "$(rx "$msg")" "$(cat "$T_OUT")"
 }
 
+# index_dump: the published index, read by invariants.py ("generation G", then
+# "UID US UC GS GC" per owner)
+index_dump() { python3 "$top_srcdir/tests/invariants.py" --dump-index "$IDX"; }
+
 range_of() { # UID KIND -> "start count"
 	db_query "SELECT start, count FROM ranges WHERE uid = $1 AND kind = $2;"
 }
@@ -87,8 +92,21 @@ check "alice: first login returns PAM_SUCCESS (umask 077)" \
 	bash -c 'umask 077; exec pamtester "$@"' _ subid-want-success alice open_session
 
 check "store database created" test -f "$DB"
-check_eq "store database is root-owned, mode 0644" "0 0 644" "$(stat -c '%u %g %a' "$DB" 2>&1)"
-check_eq "store directory is root-owned, mode 0755" "0 0 755" "$(stat -c '%u %g %a' "$(dirname "$DB")" 2>&1)"
+# The writer store is root's alone; readers use the published index.
+check_eq "store database is root-owned, mode 0600" "0 0 600" "$(stat -c '%u %g %a' "$DB" 2>&1)"
+check_eq "store directory is root-owned, mode 0700" "0 0 700" "$(stat -c '%u %g %a' "$(dirname "$DB")" 2>&1)"
+check_eq "writer lock file is root-owned, mode 0600" "0 0 600" "$(stat -c '%u %g %a' "$DB.lock" 2>&1)"
+check "read index created" test -f "$IDX"
+check_true "read index is a regular file, not a symlink" ! -L "$IDX"
+check_eq "read index is root-owned, mode 0644, in the directory above the store's" "0 0 644" \
+	"$(stat -c '%u %g %a' "$IDX" 2>&1)"
+check_eq "index directory is root-owned, mode 0755" "0 0 755" "$(stat -c '%u %g %a' "$(dirname "$IDX")" 2>&1)"
+check_eq "nothing but private/ and the index in the index's directory (no store of the old layout)" "" \
+	"$(find "$(dirname "$IDX")" -mindepth 1 -maxdepth 1 ! -name private ! -name ranges.idx)"
+check_fail "a user cannot read the store" as_user 2002 cat "$DB"
+# shellcheck disable=SC2016 # $1 is expanded by the inner sh
+check_fail "a user cannot open the lock file" as_user 2002 sh -c ': <"$1"' _ "$DB.lock"
+check "a user can read the index" as_user 2002 cat "$IDX"
 
 check_eq "alice: one subuid and one subgid row" "1 2" "$(db_query "SELECT group_concat(kind, ' ') FROM (SELECT kind FROM ranges WHERE uid = 2001 ORDER BY kind);")"
 read -r A_START A_COUNT _ <<<"$(range_of 2001 1) - - -"
@@ -106,10 +124,17 @@ check_eq "alice: name kept in the store" "alice" "$(db_query "SELECT DISTINCT na
 log_grep "granted user=alice uid=2001 kind=subuid start=$A_START count=$RCOUNT( |\$)" "alice: subuid grant logged"
 log_grep "granted user=alice uid=2001 kind=subgid start=$A_START count=$RCOUNT( |\$)" "alice: subgid grant logged"
 check_eq "alice: exactly two grant lines" 2 "$(log_text | grep -c 'granted user=alice ' || true)"
-check_eq "store is in rollback-journal mode (readable without write access)" delete "$(db_query "PRAGMA journal_mode;")"
+check_eq "store is in rollback-journal mode" delete "$(db_query "PRAGMA journal_mode;")"
+check_eq "the index lists alice's ranges as the store holds them" "generation 1"$'\n'"2001 $A_START $A_COUNT $AG_START $AG_COUNT" \
+	"$(index_dump)"
+check "index and store agree (invariants.py --index)" \
+	python3 "$top_srcdir/tests/invariants.py" --db "$DB" --index "$IDX" --range-min "$RMIN" --range-max "$RMAX" --count "$RCOUNT"
 
 # ---- second login: same ranges, nothing written -------------------------------------
 ROWS=$(db_rows)
+# what a later login of an owner the index lists must leave alone
+state_sum() { stat -c '%n %i %s %Y %a %u' "$DB" "$DB.lock" "$IDX" 2>&1; sha256sum "$DB" "$IDX" 2>&1; }
+SUM=$(state_sum)
 log_clear
 check "alice: second login (open+close) succeeds" pamtester subid-test alice open_session close_session
 check "alice: second login returns PAM_SUCCESS" pamtester subid-want-success alice open_session
@@ -117,17 +142,39 @@ check_eq "alice: same subuid range after second login" "$A_START $RCOUNT" "$(ran
 check_eq "alice: same subgid range after second login" "$A_START $RCOUNT" "$(range_of 2001 2)"
 check_eq "second login: row count unchanged" "$ROWS" "$(db_rows)"
 log_grep_not "granted user=alice" "second login: no grant logged"
+log_grep_not "index republished|store migrated" "second login: no republish, no migration"
 check "module argument debug accepted" pamtester subid-debug alice open_session close_session
 check "strict module with a good config: session succeeds" pamtester subid-strict alice open_session close_session
+check_eq "later logins of an owner the index lists: store, lock file and index untouched (same inode, size, mtime, content)" \
+	"$SUM" "$(state_sum)"
 
-# An owner who has ranges needs no write lock: a login must not wait for
-# another login's write transaction.  The lock is held for longer than the
-# module's busy timeout (15 s), so a login that needed it would return
-# PAM_IGNORE, which this service turns into a failure.
-db_lock IMMEDIATE 60
-check "alice: login succeeds while another process holds the store's write lock" \
+# An owner the index lists needs neither the store nor its lock: a login must
+# not wait for another login's write.  Both locks are held (the writers' flock
+# on the lock file, and an exclusive SQLite lock on the store, which stops
+# even readers of the database) for longer than the module's busy timeout
+# (15 s), so a login that needed either would return PAM_IGNORE, which this
+# service turns into a failure.
+flock_hold() { # flock_hold FILE SECONDS: hold flock LOCK_EX on FILE; returns once held
+	: >"$W/flock.out"
+	python3 -c 'import fcntl, sys, time
+f = open(sys.argv[1], "r+")
+fcntl.flock(f, fcntl.LOCK_EX)
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))' "$1" "$2" >"$W/flock.out" 2>&1 &
+	FLOCK_PID=$!
+	bg_track "$FLOCK_PID"
+	wait_ready "$FLOCK_PID" "$W/flock.out" locked "could not flock $1"
+}
+flock_hold "$DB.lock" 60
+db_lock EXCLUSIVE 60
+T0=$(now_ms)
+check "alice: login succeeds while other processes hold the writer lock and an exclusive lock on the store" \
 	pamtester subid-want-success alice open_session
+T1=$(now_ms)
+check_true "... without waiting for them (took $((T1 - T0)) ms)" $((T1 - T0)) -lt 2000
 db_release
+kill "$FLOCK_PID" 2>/dev/null || true
+wait "$FLOCK_PID" 2>/dev/null || true
 
 # ---- bob: disjoint --------------------------------------------------------------------
 log_clear
@@ -199,7 +246,7 @@ check_eq "pool overlapping real IDs: strict: nothing written" "$ROWS" "$(db_rows
 # ---- conf= pointing at unsafe files ------------------------------------------------------
 good_conf
 ALT=$W/conf/alt.conf
-DB2=$W/state2/subid.db
+DB2=$W/state2/private/subid.db
 good_conf "$ALT" "$DB2"
 pam_service subid-alt "optional $M conf=$ALT" "required pam_permit.so"
 pam_service subid-alt-strict "required $M conf=$ALT strict" "required pam_permit.so"
@@ -219,12 +266,16 @@ chmod 0644 "$ALT"
 chown 2001:0 "$ALT"
 pam_fails "conf= owned by a user: strict module fails the session" "$MSG_SESSION_ERR" subid-alt-strict carol open_session
 check "refused conf= files: no store created" test ! -e "$DB2"
+check "refused conf= files: no index published" test ! -e "$W/state2/ranges.idx"
 
 chown 0:0 "$ALT"
 log_clear
 check "root-owned 0644 conf=: strict session succeeds" pamtester subid-alt-strict carol open_session close_session
 check_eq "root-owned 0644 conf=: carol granted in that config's store" 2 "$(db_rows "uid = 2003" "$DB2")"
 check_eq "root-owned 0644 conf=: default store untouched" "$ROWS 0" "$(db_rows) $(db_rows "uid = 2003")"
+check_match "root-owned 0644 conf=: carol published in that store's index ($W/state2/ranges.idx)" "^2003 " \
+	"$(python3 "$top_srcdir/tests/invariants.py" --dump-index "$W/state2/ranges.idx")"
+check_nomatch "root-owned 0644 conf=: the default index does not list carol" "^2003 " "$(index_dump)"
 log_grep "granted user=carol uid=2003 kind=subuid " "root-owned 0644 conf=: grant logged"
 
 # The same good file through a relative path (resolved against the caller's
@@ -261,6 +312,9 @@ check_eq "concurrent logins of one new user: exactly two grant lines" 2 "$(log_t
 check_eq "concurrent first logins: no overlapping ranges between owners" 0 \
 	"$(db_query "SELECT count(*) FROM ranges a JOIN ranges b ON a.uid < b.uid AND a.start < b.start + b.count AND b.start < a.start + a.count;")"
 check_eq "concurrent first logins: 18 grant lines in all" 18 "$(log_text | grep -c 'granted user=' || true)"
+check "concurrent first logins: the index lists exactly what the store holds, at the store's generation" \
+	python3 "$top_srcdir/tests/invariants.py" --db "$DB" --index "$IDX" --range-min "$RMIN" --range-max "$RMAX" --count "$RCOUNT"
+diag_file "$T_OUT"
 
 # ---- rename: the store is keyed by uid ------------------------------------------------------
 ROWS=$(db_rows)
@@ -303,5 +357,8 @@ check_eq "store: every range inside the pool with count range_count" 0 \
 	"$(db_query "SELECT count(*) FROM ranges WHERE start < $RMIN OR start + count > $RMAX OR count != $RCOUNT;")"
 check_eq "store: one subuid and one subgid range per owner, same start" 0 \
 	"$(db_query "SELECT count(*) FROM (SELECT uid FROM ranges GROUP BY uid HAVING count(*) != 2 OR count(DISTINCT kind) != 2 OR min(kind) != 1 OR max(kind) != 2 OR count(DISTINCT start) != 1);")"
+check "store and index: invariants hold, the index lists exactly the store's owners and ranges" \
+	python3 "$top_srcdir/tests/invariants.py" --db "$DB" --index "$IDX" --range-min "$RMIN" --range-max "$RMAX" --count "$RCOUNT"
+diag_file "$T_OUT"
 
 finish

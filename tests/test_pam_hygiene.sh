@@ -14,7 +14,7 @@ PROBE=$top_builddir/tests/pam_probe
 [ -x "$PROBE" ] || hard_error "$PROBE not built: run make check"
 subid_enter_ns "$@"
 
-DB=$W/state/subid.db
+DB=$W/state/private/subid.db
 add_user alice 2001
 add_user bob 2002
 add_user lowuser 500

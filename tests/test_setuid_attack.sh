@@ -3,11 +3,14 @@
 # setuid-root newuidmap/newgidmap: she tries to get a subordinate range she
 # does not own (alice's, or one of her own choosing) mapped into a user
 # namespace of hers through a hostile environment, a hostile working
-# directory, an unsafe config or store (the plugin must fail closed), a store
-# swapped under the plugin's feet, and hostile has_range arguments.  Every
-# attack must be refused (non-zero exit, /proc/PID/{uid,gid}_map empty) while
-# mallory's own range still maps where the setup is not meant to break the
-# plugin.  Root only, private mount namespace with an overlay /etc.
+# directory, an unsafe config or read index (the plugin must fail closed), an
+# index swapped under the plugin's feet, and hostile has_range arguments.  The
+# plugin reads only the published index (root-owned, 0644, in directories only
+# root can change), never the writer store: a forged index is what mallory
+# would need.  Every attack must be refused (non-zero exit,
+# /proc/PID/{uid,gid}_map empty) while mallory's own range still maps where the
+# setup is not meant to break the plugin.  Root only, private mount namespace
+# with an overlay /etc.
 set -eu
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -18,9 +21,10 @@ subid_require_tools unshare mount pamtester getsubids newuidmap newgidmap setpri
 subid_require_build
 subid_enter_ns "$@"
 
-DB=$W/state/subid.db
+DB=$W/state/private/subid.db # the writer store: root's alone, the plugin never reads it
+IDX=$W/state/ranges.idx      # the published read index: what the plugin reads
 M=$W/m              # mallory's own directory (uid 2002)
-FORGED=$W/forged    # root-owned directory with root-owned forged store and config
+FORGED=$W/forged    # root-owned directory with a root-owned forged index (and store) and config
 BIG=3000000000      # a range of mallory's own choosing, owned by nobody
 
 add_user alice 2001
@@ -29,13 +33,15 @@ add_user mallory 2002
 : >/etc/subgid
 chmod 0644 /etc/subuid /etc/subgid
 
-# conf_db DB: the root-owned, safe /etc/subid.conf with db_path = DB.
+# conf_db DB [INDEX]: the root-owned, safe /etc/subid.conf with db_path = DB
+# (and index_path = INDEX; by default ranges.idx in the directory above DB's).
 conf_db() {
 	rm -f "$SUBID_CONF_PATH"
 	write_conf <<EOF
 # subid test configuration: default pool
 store = local
 db_path = $1
+${2:+index_path = $2}
 files = yes
 EOF
 }
@@ -47,8 +53,10 @@ check_true "alice's and mallory's subuid ranges are disjoint" \
 	"$((A_START + A_COUNT))" -le "$B_START" -o "$((B_START + B_COUNT))" -le "$A_START"
 check_true "$BIG is outside both subuid ranges" \
 	"$BIG" -ge "$((A_START + A_COUNT))" -a "$BIG" -ge "$((B_START + B_COUNT))"
-check_eq "the store is root-owned 0644 in a root-owned 0755 directory" "0:0:644 0:0:755" \
+check_eq "the store is root-owned 0600 in a root-owned 0700 directory" "0:0:600 0:0:700" \
 	"$(stat -c %u:%g:%a "$DB") $(stat -c %u:%g:%a "$(dirname "$DB")")"
+check_eq "the index is root-owned 0644 in a root-owned 0755 directory" "0:0:644 0:0:755" \
+	"$(stat -c %u:%g:%a "$IDX") $(stat -c %u:%g:%a "$(dirname "$IDX")")"
 
 enable_plugin
 
@@ -130,12 +138,15 @@ fail_closed() {
 	attack newgidmap "$desc: alice's subgid range" "$AG_START" "$AG_COUNT"
 	attack newuidmap "$desc: fail closed, even mallory's own subuid range" "$B_START" "$B_COUNT"
 	attack newgidmap "$desc: fail closed, even mallory's own subgid range" "$BG_START" "$BG_COUNT"
-	log_grep 'refused|cannot open' "$desc: the plugin logged why"
+	log_grep '(index|config) (refused|error)' "$desc: the plugin logged why (its config or index refused)"
 }
 
 # ---- mallory's material ---------------------------------------------------------------------
 # A forged store: a copy of the real one in which mallory's rows cover alice's
-# ranges (and her own); alice's rows are gone.
+# ranges (and her own); alice's rows are gone.  And the forged index: that
+# store published by the real writer (subidctl reindex, in a scratch
+# directory of root's), a well-formed index that would give mallory alice's
+# range to any reader that trusted it.
 LO=$((A_START < B_START ? A_START : B_START))
 HI=$((A_START + A_COUNT > B_START + B_COUNT ? A_START + A_COUNT : B_START + B_COUNT))
 LOG=$((AG_START < BG_START ? AG_START : BG_START))
@@ -143,6 +154,7 @@ HIG=$((AG_START + AG_COUNT > BG_START + BG_COUNT ? AG_START + AG_COUNT : BG_STAR
 forge_db() { # forge_db OUT OWNER MODE
 	local out=$1
 	rm -f "$out"
+	mkdir -p "$(dirname "$out")"
 	cp "$DB" "$out"
 	sqlite3 -batch "$out" "DELETE FROM ranges WHERE uid = 2001;
 		UPDATE ranges SET start = $LO, count = $((HI - LO)) WHERE uid = 2002 AND kind = 1;
@@ -152,20 +164,48 @@ forge_db() { # forge_db OUT OWNER MODE
 	[ "$(db_query "SELECT start, count FROM ranges WHERE uid = 2002 AND kind = 1;" "$out")" = "$LO $((HI - LO))" ] ||
 		hard_error "could not forge $out"
 }
+FORGE=$W/forge # root's scratch directory: the forged store, published
+forge_db "$FORGE/private/subid.db" 0:0 0600
+chmod 0700 "$FORGE/private"
+printf 'store = local\ndb_path = %s\nfiles = yes\n' "$FORGE/private/subid.db" >"$FORGE/subid.conf"
+chmod 0644 "$FORGE/subid.conf"
+"$SUBIDCTL" -c "$FORGE/subid.conf" reindex >/dev/null || hard_error "could not publish the forged index"
+FORGED_ROWS=$(python3 "$top_srcdir/tests/invariants.py" --dump-index "$FORGE/ranges.idx" | grep -v '^generation')
+[ "$FORGED_ROWS" = "2002 $LO $((HI - LO)) $LOG $((HIG - LOG))" ] ||
+	hard_error "the forged index does not give mallory alice's range: $FORGED_ROWS"
+forge_idx() { # forge_idx OUT OWNER MODE
+	rm -f "$1"
+	mkdir -p "$(dirname "$1")"
+	cp "$FORGE/ranges.idx" "$1"
+	chown "$2" "$1"
+	chmod "$3" "$1"
+}
+# good_idx OUT OWNER MODE: a copy of the real index
+good_idx() {
+	rm -f "$1"
+	mkdir -p "$(dirname "$1")"
+	cp "$IDX" "$1"
+	chown "$2" "$1"
+	chmod "$3" "$1"
+}
 
 mkdir -p "$M" "$FORGED"
 chown 2002:2002 "$M"
 chmod 0755 "$M" "$FORGED"
 forge_db "$M/forged.db" 2002:2002 0644
-forge_db "$FORGED/subid.db" 0:0 0644
+forge_idx "$M/forged.idx" 2002:2002 0644
+forge_db "$FORGED/private/subid.db" 0:0 0600
+chmod 0700 "$FORGED/private"
+forge_idx "$FORGED/ranges.idx" 0:0 0644
 cat >"$M/subid.conf" <<EOF
 store = local
 db_path = $M/forged.db
+index_path = $M/forged.idx
 files = yes
 EOF
 cat >"$FORGED/subid.conf" <<EOF
 store = local
-db_path = $FORGED/subid.db
+db_path = $FORGED/private/subid.db
 files = yes
 EOF
 chown 2002:2002 "$M/subid.conf"
@@ -336,25 +376,35 @@ if ldconfig -p | grep -q 'libnss_wrapper\.so '; then
 else
 	diag "libnss_wrapper.so not installed: its payload control is skipped (the setuid attacks still run)"
 fi
-conf_db "$FORGED/subid.db"
-control newuidmap "payload: root's config naming the root-owned forged store (trusted by design) gives mallory alice's range" \
+conf_db "$FORGED/private/subid.db"
+control newuidmap "payload: root's config naming the root-owned forged index (trusted by design) gives mallory alice's range" \
 	"$A_START" "$A_COUNT"
+conf_db "$DB" "$FORGED/ranges.idx"
+control newgidmap "payload: ... also through index_path" "$AG_START" "$AG_COUNT"
 conf_db "$DB"
-control newuidmap "baseline: real store" "$B_START" "$B_COUNT"
-control newgidmap "baseline: real store" "$BG_START" "$BG_COUNT"
-attack newuidmap "baseline: real store: alice's subuid range" "$A_START" "$A_COUNT"
+control newuidmap "baseline: real index" "$B_START" "$B_COUNT"
+control newgidmap "baseline: real index" "$BG_START" "$BG_COUNT"
+attack newuidmap "baseline: real index: alice's subuid range" "$A_START" "$A_COUNT"
+# The plugin never reads the writer store: root's config naming a forged
+# store, of mallory's or of root's, changes nothing while the index is the real one.
+conf_db "$M/forged.db" "$IDX"
+attack_set "db_path = mallory's forged store, index_path = the real index"
+conf_db "$FORGED/private/subid.db" "$IDX"
+attack_set "db_path = a root-owned forged store, index_path = the real index"
+conf_db "$DB"
 
 # Outside setuid (getsubids, podman, any libsubid client run by mallory) glibc strips nothing
 # and secure_getenv() answers: the plugin must not read its configuration from the environment
 # there either.  The root-owned config naming the forged store would be trusted if it did.
 NOSUID_ENV=(SUBID_CONF="$FORGED/subid.conf" SUBID_CONF_PATH="$FORGED/subid.conf"
-	SUBID_CONFIG="$FORGED/subid.conf" SUBID_CONF_FILE="$FORGED/subid.conf" SUBID_DB="$FORGED/subid.db"
-	SUBID_DB_PATH="$FORGED/subid.db" SUBID_STORE="$FORGED/subid.db" HOME="$M" XDG_CONFIG_HOME="$M/.config")
+	SUBID_CONFIG="$FORGED/subid.conf" SUBID_CONF_FILE="$FORGED/subid.conf" SUBID_DB="$FORGED/private/subid.db"
+	SUBID_DB_PATH="$FORGED/private/subid.db" SUBID_STORE="$FORGED/private/subid.db"
+	SUBID_INDEX="$FORGED/ranges.idx" SUBID_INDEX_PATH="$FORGED/ranges.idx" HOME="$M" XDG_CONFIG_HOME="$M/.config")
 capture probe "$PLUGIN" "${NOSUID_ENV[@]}" <<<"noenv${T}b'mallory'${T}$A_START${T}$A_COUNT${T}1${T}ptr"
-check_eq "not setuid: config and store paths in the environment are ignored (mallory has no range)" \
+check_eq "not setuid: config, store and index paths in the environment are ignored (mallory has no range)" \
 	"noenv${T}status=0 result=0" "$C_OUT"
 capture probe "$PLUGIN" "${NOSUID_ENV[@]}" <<<"noenv2${T}b'alice'${T}$A_START${T}$A_COUNT${T}1${T}ptr"
-check_eq "not setuid: ... and alice's range is still served from the real store" \
+check_eq "not setuid: ... and alice's range is still served from the real index" \
 	"noenv2${T}status=0 result=1" "$C_OUT"
 
 # ---- 1. environment set by mallory ---------------------------------------------------------
@@ -364,7 +414,11 @@ for var in SUBID_CONF SUBID_CONF_PATH SUBID_CONFIG SUBID_CONF_FILE; do
 done
 for var in SUBID_DB SUBID_DB_PATH SUBID_STORE; do
 	attack_set "env $var=mallory's forged db" "$var=$M/forged.db"
-	attack_set "env $var=the root-owned forged db" "$var=$FORGED/subid.db"
+	attack_set "env $var=the root-owned forged db" "$var=$FORGED/private/subid.db"
+done
+for var in SUBID_INDEX SUBID_INDEX_PATH; do
+	attack_set "env $var=mallory's forged index" "$var=$M/forged.idx"
+	attack_set "env $var=the root-owned forged index" "$var=$FORGED/ranges.idx"
 done
 attack_set "env SQLITE_TMPDIR/TMPDIR=mallory's directory" SQLITE_TMPDIR="$M" TMPDIR="$M"
 attack_set "env SQLITE_HISTORY" SQLITE_HISTORY="$M/history"
@@ -377,7 +431,8 @@ attack_set "env LD_PRELOAD=the fake library (getpwnam_r: mallory has alice's uid
 attack_set "env NSS_WRAPPER_PASSWD (mallory has alice's uid) + LD_PRELOAD=libnss_wrapper.so" \
 	"$(preload libnss_wrapper.so)" NSS_WRAPPER_PASSWD="$M/passwd" NSS_WRAPPER_GROUP="$M/group"
 ALL_ENV=(SUBID_CONF="$M/subid.conf" SUBID_CONF_PATH="$M/subid.conf" SUBID_CONFIG="$M/subid.conf"
-	SUBID_DB="$M/forged.db" SUBID_DB_PATH="$M/forged.db" SQLITE_TMPDIR="$M" SQLITE_HISTORY="$M/history"
+	SUBID_DB="$M/forged.db" SUBID_DB_PATH="$M/forged.db" SUBID_INDEX="$M/forged.idx" SUBID_INDEX_PATH="$M/forged.idx"
+	SQLITE_TMPDIR="$M" SQLITE_HISTORY="$M/history"
 	HOME="$M" XDG_CONFIG_HOME="$M/.config" TMPDIR="$M" LANG=tr_TR.UTF-8 LC_ALL=tr_TR.UTF-8
 	LD_LIBRARY_PATH="$M/fake" "$(preload "$FAKE")" NSS_WRAPPER_PASSWD="$M/passwd" NSS_WRAPPER_GROUP="$M/group")
 attack_set "env: all of the above at once" "${ALL_ENV[@]}"
@@ -385,10 +440,14 @@ control newgidmap "env: all of the above at once: control" "$BG_START" "$BG_COUN
 
 # ---- 2. working directory ----------------------------------------------------------------
 CWD=$M/cwd
-mkdir -p "$CWD/etc" "$CWD/var/lib/subid"
+mkdir -p "$CWD/etc" "$CWD/private" "$CWD/var/lib/subid/private"
+cp "$M/forged.db" "$CWD/private/subid.db"
 cp "$M/forged.db" "$CWD/subid.db"
-cp "$M/forged.db" "$CWD/var/lib/subid/subid.db"
-sed "s|^db_path = .*|db_path = $CWD/subid.db|" "$M/subid.conf" >"$CWD/subid.conf"
+cp "$M/forged.db" "$CWD/var/lib/subid/private/subid.db"
+cp "$M/forged.idx" "$CWD/ranges.idx"
+cp "$M/forged.idx" "$CWD/var/lib/subid/ranges.idx"
+sed -e "s|^db_path = .*|db_path = $CWD/private/subid.db|" -e "s|^index_path = .*|index_path = $CWD/ranges.idx|" \
+	"$M/subid.conf" >"$CWD/subid.conf"
 cp "$CWD/subid.conf" "$CWD/etc/subid.conf"
 cp "$FAKE" "$CWD/libsubid_subid.so"
 cp "$FAKE" "$CWD/libsubid_files.so"
@@ -400,15 +459,16 @@ cp "$CWD/subuid" "$CWD/etc/subuid"
 cp "$CWD/subgid" "$CWD/etc/subgid"
 chown -R 2002:2002 "$CWD"
 M_CWD=$CWD
-attack_set "cwd = mallory's directory with subid.conf, subid.db, etc/, nsswitch.conf, libsubid_subid.so"
+attack_set "cwd = mallory's directory with subid.conf, ranges.idx, private/subid.db, etc/, var/lib/subid/, nsswitch.conf, libsubid_subid.so"
 control newgidmap "cwd = mallory's directory: control" "$BG_START" "$BG_COUNT"
 attack_set "cwd = mallory's directory and every hostile variable" "${ALL_ENV[@]}"
 M_CWD=/
 
 # ---- 3. unsafe /etc/subid.conf (misconfigured host): fail closed -----------------------------
-# mallory's config names the root-owned forged store: nothing but the config
+# mallory's config names the root-owned forged index: nothing but the config
 # checks stands between her and alice's range (see the payload control).
-sed "s|^db_path = .*|db_path = $FORGED/subid.db|" "$M/subid.conf" >"$M/evil.conf"
+sed -e "s|^db_path = .*|db_path = $FORGED/private/subid.db|" -e "s|^index_path = .*|index_path = $FORGED/ranges.idx|" \
+	"$M/subid.conf" >"$M/evil.conf"
 chown 2002:2002 "$M/evil.conf"
 chmod 0644 "$M/evil.conf"
 rm -f "$SUBID_CONF_PATH"
@@ -428,58 +488,95 @@ fail_closed "$SUBID_CONF_PATH mode 0664, group mallory, with mallory's content"
 conf_db "$DB"
 control newuidmap "$SUBID_CONF_PATH safe again" "$B_START" "$B_COUNT"
 
-# ---- 4. unsafe store (misconfigured host): fail closed --------------------------------------
-# store_case DIR DIROWNER DIRMODE DBOWNER DBMODE DESC: db_path = DIR/subid.db, forged.
-store_case() {
+# ---- 4. unsafe index (misconfigured host): fail closed --------------------------------------
+# index_case DIR DIROWNER DIRMODE IDXOWNER IDXMODE DESC: db_path =
+# DIR/private/subid.db, so the index is DIR/ranges.idx: mallory's forged one.
+index_case() {
 	local d=$1
 	rm -rf "$d"
 	mkdir -p "$d"
 	chown "$2" "$d"
 	chmod "$3" "$d"
-	forge_db "$d/subid.db" "$4" "$5"
-	conf_db "$d/subid.db"
+	forge_idx "$d/ranges.idx" "$4" "$5"
+	conf_db "$d/private/subid.db"
 	fail_closed "$6"
 }
-store_case "$W/s4a" 0:0 0755 2002:2002 0644 "store db owned by mallory (root-owned 0755 directory)"
-store_case "$W/s4b" 0:0 0755 0:0 0666 "store db root-owned, mode 0666"
-store_case "$W/s4c" 0:0 0755 0:2002 0664 "store db root-owned, mode 0664, group mallory"
-store_case "$W/s4d" 2002:2002 0755 0:0 0644 "store directory owned by mallory"
-store_case "$W/s4e" 0:0 0777 0:0 0644 "store directory mode 0777"
-store_case "$W/s4f" 0:0 1777 0:0 0644 "store directory mode 1777 (like /tmp)"
+index_case "$W/s4a" 0:0 0755 2002:2002 0644 "forged index owned by mallory (root-owned 0755 directory)"
+index_case "$W/s4b" 0:0 0755 0:0 0666 "forged index root-owned, mode 0666"
+index_case "$W/s4c" 0:0 0755 0:2002 0664 "forged index root-owned, mode 0664, group mallory"
+index_case "$W/s4d" 2002:2002 0755 0:0 0644 "index directory owned by mallory"
+index_case "$W/s4e" 0:0 0777 0:0 0644 "index directory mode 0777"
+index_case "$W/s4e2" 0:2002 0775 0:0 0644 "index directory mode 0775, group mallory"
+# a sticky directory (like /tmp): nobody but root can rename or remove root's
+# index there, so the real one is served; but where there is none yet,
+# mallory can put her own, which must be refused
+rm -rf "$W/s4f"
+mkdir -p "$W/s4f"
+chmod 1777 "$W/s4f"
+good_idx "$W/s4f/ranges.idx" 0:0 0644
+conf_db "$W/s4f/private/subid.db"
+attack_set "index directory mode 1777 (like /tmp), the real index in it"
+check_fail "mallory cannot replace root's index in the sticky directory" as_user 2002 mv -f "$M/forged.idx" "$W/s4f/ranges.idx"
+check_fail "mallory cannot remove root's index in the sticky directory" as_user 2002 rm -f "$W/s4f/ranges.idx"
+rm -f "$W/s4f/ranges.idx"
+check "mallory can create her own ranges.idx in the sticky directory" as_user 2002 cp "$M/forged.idx" "$W/s4f/ranges.idx"
+fail_closed "index directory mode 1777, mallory's forged index planted in it"
 rm -rf "$W/s4g"
 mkdir -p "$W/s4g"
 chmod 0755 "$W/s4g"
-ln -s "$M/forged.db" "$W/s4g/subid.db"
-conf_db "$W/s4g/subid.db"
-fail_closed "store db is a symlink to mallory's forged db"
-cp "$M/forged.db" "$M/subid.db"
-chown 2002:2002 "$M/subid.db"
-ln -s "$M" "$W/s4h"
-conf_db "$W/s4h/subid.db"
-fail_closed "store directory is a symlink to mallory's directory"
+ln -s "$M/forged.idx" "$W/s4g/ranges.idx"
+conf_db "$W/s4g/private/subid.db"
+fail_closed "index is a symlink to mallory's forged index"
+rm -f "$W/s4g/ranges.idx"
+ln -s "$FORGED/ranges.idx" "$W/s4g/ranges.idx"
+fail_closed "index is a symlink to a root-owned index (symlinks are refused, whoever owns the target)"
+rm -rf "$M/h"
+mkdir -p "$M/h"
+forge_idx "$M/h/ranges.idx" 2002:2002 0644
+chown 2002:2002 "$M/h"
+ln -s "$M/h" "$W/s4h"
+conf_db "$W/s4h/private/subid.db"
+fail_closed "index directory is a symlink to mallory's directory"
+# index_path in root's own config pointing into mallory's territory
+conf_db "$DB" "$M/forged.idx"
+fail_closed "index_path = mallory's forged index in her directory"
+good_idx "$M/copy.idx" 0:0 0644
+conf_db "$DB" "$M/copy.idx"
+fail_closed "index_path = a root-owned copy of the real index in mallory's directory"
+mkdir -p "$M/rootsub"
+good_idx "$M/rootsub/ranges.idx" 0:0 0644
+chown 0:0 "$M/rootsub"
+chmod 0755 "$M/rootsub"
+conf_db "$DB" "$M/rootsub/ranges.idx"
+fail_closed "index_path = a root-owned index in a root-owned directory under mallory's"
 conf_db "$DB"
-control newuidmap "store safe again" "$B_START" "$B_COUNT"
+control newuidmap "index safe again" "$B_START" "$B_COUNT"
 
-# ---- 5. swapping the store -----------------------------------------------------------------
-D=$(dirname "$DB")
-SUM=$(sha256sum <"$DB")
-check_fail "mallory cannot mv her forged db over the store" as_user 2002 mv -f "$M/forged.db" "$DB"
+# ---- 5. swapping the index -----------------------------------------------------------------
+D=$(dirname "$IDX")
+SUM=$(sha256sum <"$IDX")
+DBSUM=$(sha256sum <"$DB")
+check_fail "mallory cannot mv her forged index over the index" as_user 2002 mv -f "$M/forged.idx" "$IDX"
 check_match "... permission denied" 'Permission denied' "$(cat "$T_OUT")"
-check_fail "mallory cannot ln -sf her forged db over the store" as_user 2002 ln -sf "$M/forged.db" "$DB"
+check_fail "mallory cannot ln -sf her forged index over the index" as_user 2002 ln -sf "$M/forged.idx" "$IDX"
 check_match "... permission denied" 'Permission denied' "$(cat "$T_OUT")"
-check_fail "mallory cannot write into the store" as_user 2002 cp "$M/forged.db" "$DB"
-check_fail "mallory cannot remove the store" as_user 2002 rm -f "$DB"
-check_fail "mallory cannot create a file in the store directory" as_user 2002 touch "$D/subid.db-journal"
-check_true "mallory's forged db is still hers" -f "$M/forged.db"
+check_fail "mallory cannot write into the index" as_user 2002 cp "$M/forged.idx" "$IDX"
+check_fail "mallory cannot remove the index" as_user 2002 rm -f "$IDX"
+check_fail "mallory cannot create a file in the index directory (a writer's temporary name)" \
+	as_user 2002 touch "$D/.ranges.idx.AAAAAA"
+check_fail "mallory cannot look into the store's directory" as_user 2002 ls "$(dirname "$DB")"
+check_fail "mallory cannot open the store" as_user 2002 cat "$DB"
+check_fail "mallory cannot create a file in the store's directory" as_user 2002 touch "$DB-journal"
+check_true "mallory's forged index is still hers" -f "$M/forged.idx"
 
 # mallory swaps in a loop while she runs 200 newuidmap attempts for alice's range.
 start_userns_sleeper 2002
 cat >"$W/mallory_race.sh" <<'EOF'
-pid=$1 start=$2 count=$3 forged=$4 db=$5 n=$6
+pid=$1 start=$2 count=$3 forged=$4 idx=$5 n=$6
 ( s=0; while :; do
-	mv -f "$forged" "$db" 2>/dev/null && s=$((s + 1))
-	ln -sf "$forged" "$db" 2>/dev/null && s=$((s + 1))
-	cp "$forged" "$db" 2>/dev/null && s=$((s + 1))
+	mv -f "$forged" "$idx" 2>/dev/null && s=$((s + 1))
+	ln -sf "$forged" "$idx" 2>/dev/null && s=$((s + 1))
+	cp "$forged" "$idx" 2>/dev/null && s=$((s + 1))
 	echo "$s" >"$forged.swaps"
 done ) &
 sw=$!
@@ -491,26 +588,26 @@ done
 kill "$sw"; wait "$sw" 2>/dev/null
 echo "attempts=$a granted=$g swaps=$(cat "$forged.swaps" 2>/dev/null || echo 0)"
 EOF
-capture as_user 2002 bash "$W/mallory_race.sh" "$SLEEPER_PID" "$A_START" "$A_COUNT" "$M/forged.db" "$DB" 200
+capture as_user 2002 bash "$W/mallory_race.sh" "$SLEEPER_PID" "$A_START" "$A_COUNT" "$M/forged.idx" "$IDX" 200
 RACE_M=$C_OUT
 check_match "mallory swapping herself: 200 attempts, none granted, no swap succeeded" '^attempts=200 granted=0 swaps=0$' "$RACE_M"
 check_eq "... and the namespace's uid_map is still empty" "" "$(read_map "$SLEEPER_PID" uid)"
 stop_sleeper "$SLEEPER_PID"
-check_eq "... and the store is unchanged" "$SUM" "$(sha256sum <"$DB")"
+check_eq "... and the index is unchanged" "$SUM" "$(sha256sum <"$IDX")"
+check_eq "... and so is the store" "$DBSUM" "$(sha256sum <"$DB")"
 ATTEMPTS=$((ATTEMPTS + 200))
 [[ $RACE_M =~ granted=0 ]] && REFUSED=$((REFUSED + 200))
 
-# root swaps (simulating a race the plugin must survive): DIR/subid.db
-# alternates, by atomic renames, between a copy of the good store and a forged
-# one owned by mallory.
+# root swaps (simulating a race the plugin must survive): DIR/ranges.idx
+# alternates, by atomic renames, between a copy of the good index and a
+# forged one owned by mallory.
 R=$W/race
 mkdir -p "$R"
 chmod 0755 "$R"
-cp "$DB" "$R/good.db"
-chmod 0644 "$R/good.db"
-forge_db "$R/forged.db" 2002:2002 0644
-cp "$R/good.db" "$R/subid.db"
-conf_db "$R/subid.db"
+good_idx "$R/good.idx" 0:0 0644
+forge_idx "$R/forged.idx" 2002:2002 0644
+cp -p "$R/good.idx" "$R/ranges.idx"
+conf_db "$R/private/subid.db"
 cat >"$W/swapper.py" <<'PYEOF'
 import os, sys, time
 path, good, forged, secs = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
@@ -531,7 +628,7 @@ SWAP_PID=
 swap() {
 	local secs=$1
 	shift
-	[ $# -gt 0 ] || set -- python3 "$W/swapper.py" "$R/subid.db" "$R/good.db" "$R/forged.db"
+	[ $# -gt 0 ] || set -- python3 "$W/swapper.py" "$R/ranges.idx" "$R/good.idx" "$R/forged.idx"
 	: >"$W/swap.out"
 	"$@" "$secs" >"$W/swap.out" 2>&1 &
 	SWAP_PID=$!
@@ -580,15 +677,15 @@ capture as_user 2002 bash "$W/root_race.sh" "$A_START" "$A_COUNT" 3
 RACE_R=$C_OUT
 swap_wait
 RACE_R_N=$(sed -n 's/^attempts=\([0-9]*\) .*/\1/p' <<<"$RACE_R")
-check_true "store swapped by root: the swapper ran ($SWAPS renames)" "${SWAPS:-0}" -gt 100
-check_true "store swapped by root: mallory made attempts (${RACE_R_N:-0})" "${RACE_R_N:-0}" -gt 10
-check_match "store swapped by root between the good and a mallory-owned forged db for 3 s: no newuidmap of alice's range granted ($RACE_R)" \
+check_true "index swapped by root: the swapper ran ($SWAPS renames)" "${SWAPS:-0}" -gt 100
+check_true "index swapped by root: mallory made attempts (${RACE_R_N:-0})" "${RACE_R_N:-0}" -gt 10
+check_match "index swapped by root between the good and a mallory-owned forged index for 3 s: no newuidmap of alice's range granted ($RACE_R)" \
 	'granted=0$' "$RACE_R"
 ATTEMPTS=$((ATTEMPTS + ${RACE_R_N:-0}))
 RACE_R_G=$(sed -n 's/.* granted=\([0-9]*\).*/\1/p' <<<"$RACE_R")
 REFUSED=$((REFUSED + ${RACE_R_N:-0} - ${RACE_R_G:-0}))
 if [ "${RACE_R_G:-0}" != 0 ]; then
-	GRANTED+=("root-side store swap race: newuidmap PID 0 $A_START $A_COUNT as mallory: expected every attempt refused, got $RACE_R")
+	GRANTED+=("root-side index swap race: newuidmap PID 0 $A_START $A_COUNT as mallory: expected every attempt refused, got $RACE_R")
 fi
 
 # The same race in-process (many more calls): has_range("mallory", alice's range).
@@ -618,27 +715,26 @@ RACE_P_N=$(sed -n 's/^calls=\([0-9]*\) .*/\1/p' <<<"$RACE_P")
 check_true "in-process race: calls made (${RACE_P_N:-0}), swapper ran ($SWAPS renames)" "${RACE_P_N:-0}" -gt 100 -a "${SWAPS:-0}" -gt 100
 check_match "in-process race: has_range(mallory, alice's range) never true ($RACE_P)" '^calls=[0-9]+ true=0 ' "$RACE_P"
 if ! [[ $RACE_P =~ true=0 ]]; then
-	GRANTED+=("root-side store swap race, in-process: has_range(\"mallory\", $A_START, $A_COUNT, uid): expected false, got $RACE_P")
+	GRANTED+=("root-side index swap race, in-process: has_range(\"mallory\", $A_START, $A_COUNT, uid): expected false, got $RACE_P")
 fi
-# control: with the good store in place again, mallory's own range maps
-rm -f "$R/subid.db"
-cp "$R/good.db" "$R/subid.db"
-control newuidmap "race directory, good store in place" "$B_START" "$B_COUNT"
+# control: with the good index in place again, mallory's own range maps
+rm -f "$R/ranges.idx"
+cp -p "$R/good.idx" "$R/ranges.idx"
+control newuidmap "race directory, good index in place" "$B_START" "$B_COUNT"
 
-# mallory alone: the store's own directory is root-owned 0755, but an
+# mallory alone: the index's own directory is root-owned 0755, but an
 # ancestor is hers (a misconfigured host).  She exchanges, atomically
-# (renameat2 RENAME_EXCHANGE), the store directory with one of her own holding
-# her forged db, while she runs newuidmap for alice's range.
+# (renameat2 RENAME_EXCHANGE), the index directory with one of her own holding
+# her forged index, while she runs newuidmap for alice's range.
 A2=$W/m2
 mkdir -p "$A2/store" "$A2/evil"
 chmod 0755 "$A2" "$A2/store" "$A2/evil"
-cp "$DB" "$A2/store/subid.db"
-chmod 0644 "$A2/store/subid.db"
-forge_db "$A2/evil/subid.db" 2002:2002 0644
+good_idx "$A2/store/ranges.idx" 0:0 0644
+forge_idx "$A2/evil/ranges.idx" 2002:2002 0644
 chown 2002:2002 "$A2" "$A2/evil"
-conf_db "$A2/store/subid.db"
-# every directory above the store is checked too: this layout is refused
-fail_closed "store under a mallory-owned ancestor ($A2), no swapping"
+conf_db "$A2/store/private/subid.db"
+# every directory above the index is checked too: this layout is refused
+fail_closed "index under a mallory-owned ancestor ($A2), no swapping"
 cat >"$W/exchanger.py" <<'PYEOF'
 import ctypes, os, sys, time
 libc = ctypes.CDLL(None, use_errno=True)
@@ -666,16 +762,16 @@ RACE_A=$C_OUT
 swap_wait
 RACE_A_N=$(sed -n 's/^attempts=\([0-9]*\) .*/\1/p' <<<"$RACE_A")
 RACE_A_G=$(sed -n 's/.* granted=\([0-9]*\).*/\1/p' <<<"$RACE_A")
-check_true "mallory exchanging the store directory: her swapper ran ($SWAPS exchanges)" "${SWAPS:-0}" -gt 100
-check_true "mallory exchanging the store directory: attempts made (${RACE_A_N:-0})" "${RACE_A_N:-0}" -gt 10
-check_match "mallory exchanging the store directory under her ancestor for 3 s: no newuidmap of alice's range granted ($RACE_A)" \
+check_true "mallory exchanging the index directory: her swapper ran ($SWAPS exchanges)" "${SWAPS:-0}" -gt 100
+check_true "mallory exchanging the index directory: attempts made (${RACE_A_N:-0})" "${RACE_A_N:-0}" -gt 10
+check_match "mallory exchanging the index directory under her ancestor for 3 s: no newuidmap of alice's range granted ($RACE_A)" \
 	'granted=0$' "$RACE_A"
 ATTEMPTS=$((ATTEMPTS + ${RACE_A_N:-0}))
 REFUSED=$((REFUSED + ${RACE_A_N:-0} - ${RACE_A_G:-0}))
 if [ "${RACE_A_G:-0}" != 0 ]; then
-	GRANTED+=("mallory-only race, store directory under a mallory-owned ancestor exchanged with hers: newuidmap PID 0 $A_START $A_COUNT: expected every attempt refused, got $RACE_A")
+	GRANTED+=("mallory-only race, index directory under a mallory-owned ancestor exchanged with hers: newuidmap PID 0 $A_START $A_COUNT: expected every attempt refused, got $RACE_A")
 fi
-check_eq "... the store directory is back in place" "0" "$(stat -c %u "$A2/store")"
+check_eq "... the index directory is back in place" "0" "$(stat -c %u "$A2/store")"
 conf_db "$DB"
 
 # ---- 6. hostile has_range arguments, in-process as mallory -----------------------------------
@@ -789,7 +885,7 @@ diag "info: has_range(\"02001\", alice's range) -> ${C_OUT#padded$'\t'} (a zero-
 
 # ---- summary ----------------------------------------------------------------------------
 diag "summary: $ATTEMPTS attack attempts through setuid newuidmap/newgidmap as mallory, $REFUSED refused"
-diag "         (${RACE_R_N:-0} in the root-side swap race, ${RACE_A_N:-0} while mallory exchanged the store directory under her ancestor, 200 while she tried to swap the store itself)"
+diag "         (${RACE_R_N:-0} in the root-side swap race, ${RACE_A_N:-0} while mallory exchanged the index directory under her ancestor, 200 while she tried to swap the index itself)"
 diag "         $CONTROLS control mappings of mallory's own range (or the trusted payload), $CONTROLS_OK mapped"
 diag "         in-process race: $RACE_P"
 diag "         has_range probe: $PROBES calls, $PROBES_OK hostile calls answered false/error, 4 controls"
@@ -801,7 +897,8 @@ if [ "${#GRANTED[@]}" -gt 0 ]; then
 fi
 check_eq "nothing granted that must not be" 0 "${#GRANTED[@]}"
 conf_db "$DB"
-check "the real store survived the attacks with its invariants" \
-	python3 "$top_srcdir/tests/invariants.py" --any-pool --db "$DB"
+check "the real store and index survived the attacks: invariants hold, the index lists exactly the store's owners" \
+	python3 "$top_srcdir/tests/invariants.py" --any-pool --db "$DB" --index "$IDX"
+check_eq "... and are unchanged" "$SUM $DBSUM" "$(sha256sum <"$IDX") $(sha256sum <"$DB")"
 
 finish

@@ -20,7 +20,7 @@ subid_require_tools unshare pamtester sqlite3 python3
 subid_require_build
 subid_enter_ns "$@"
 
-DB=$W/state/subid.db
+DB=$W/state/private/subid.db
 M=2147483648
 C=65536
 add_user alice 2001
@@ -123,14 +123,27 @@ expect_problem "a range over a reserved interval" "reserved: uid 2001's subuid \
 conf
 
 # ---- files and config ----------------------------------------------------------------------
-chmod 0600 "$DB"
-expect_problem "a store users cannot read" "store $(rx "$DB"): mode 0600; users' getsubids and podman need to read it"
+IDX=$W/state/ranges.idx
+chmod 0644 "$DB"
+expect_problem "a store others can open" "store $(rx "$DB"): mode 0644; only root may open it"
 chmod 0664 "$DB"
 expect_problem "a group-writable store" "store $(rx "$DB"): mode 0664 is writable by group or others"
-chmod 0644 "$DB"
+chmod 0600 "$DB"
+chmod 0755 "$W/state/private"
+expect_problem "a store directory others can enter" "store directory $(rx "$W/state/private"): mode 0755; only root may open it"
+chmod 0700 "$W/state/private"
 chmod 0777 "$W/state"
-expect_problem "a world-writable store directory" "store directory $(rx "$W/state"): mode 0777 is writable"
+expect_problem "a world-writable index directory" "index directory $(rx "$W/state"): mode 0777 is writable"
 chmod 0755 "$W/state"
+chmod 0600 "$IDX"
+expect_problem "an index users cannot read" "index $(rx "$IDX"): mode 0600; users' getsubids and podman need to read it"
+chmod 0644 "$IDX"
+cp "$IDX" "$W/idx.saved"
+printf 'SUBIDIX\0damaged' >"$IDX"
+expect_problem "a damaged index" "index $(rx "$IDX"): refused"
+rm "$IDX"
+expect_problem "a missing index" "index $(rx "$IDX"): missing"
+cp "$W/idx.saved" "$IDX"
 cp "$DB" "$W/db.saved"
 printf 'this is not a database, just text of some length to look like one..........\n%.0s' $(seq 1 100) >"$DB"
 expect_problem "an unreadable store" "store: $(rx "$DB") cannot be read"
@@ -144,7 +157,7 @@ check_eq "everything restored: exit 0" 0 "$C_RC"
 # ---- import ------------------------------------------------------------------------------------
 # a fresh store whose pool holds useradd's ranges, so that imports and new
 # allocations compete for the same IDs
-DB=$W/state2/subid.db
+DB=$W/state2/private/subid.db
 P=100000
 conf "range_min = $P
 range_max = $((P + 20 * C))"
