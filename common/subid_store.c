@@ -778,42 +778,80 @@ subid_store_owner_of(struct subid_store *st, enum subid_kind kind, uint64_t id, 
 
 /*
  * A row of another owner than except that overlaps [start, start + count),
- * of kind (0: either kind).  OK (*uid and *range set when not NULL),
- * NOTFOUND or ERR.  The store keeps ranges of different owners apart
- * whatever their kind, so at most a few rows can match.
+ * of kind (0: either kind): the one with the lowest start.  OK (*uid and
+ * *range set when not NULL), NOTFOUND or ERR.
+ *
+ * Every writer keeps the rows of one kind disjoint (owners never share
+ * IDs, and an owner has one row per kind), so with rows ordered by start
+ * the ones that overlap are the run that ends at the last row starting
+ * below the end: an index seek (ranges_by_start) and a walk back over the
+ * overlapping rows only, whatever the number of owners.  subidctl check
+ * verifies the invariant itself with a sweep over every row.
  */
+static int
+overlap_kind(struct subid_store *st, int kind, uint64_t start, uint64_t end, uid_t except, uid_t *uid,
+	     struct subid_grant *range)
+{
+	sqlite3_stmt *s = prep(st, "SELECT uid, start, count FROM ranges WHERE kind = ?1 AND start < ?2 "
+				   "ORDER BY start DESC");
+	struct subid_grant g;
+	int rc, ret = SUBID_STORE_NOTFOUND;
+
+	if (s == NULL)
+		return SUBID_STORE_ERR;
+	sqlite3_bind_int(s, 1, kind);
+	sqlite3_bind_int64(s, 2, (int64_t)end);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (!row_range(s, 1, &g)) {
+			subid_log(st->log, LOG_ERR, "store error path=%s reason=\"invalid range row\"", st->path);
+			ret = SUBID_STORE_ERR;
+			break;
+		}
+		if (g.start + g.count <= start)
+			break;
+		if ((uid_t)sqlite3_column_int64(s, 0) == except)
+			continue;
+		ret = SUBID_STORE_OK;
+		if (uid != NULL)
+			*uid = (uid_t)sqlite3_column_int64(s, 0);
+		if (range != NULL)
+			*range = g;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		db_error(st, "read");
+		ret = SUBID_STORE_ERR;
+	}
+	sqlite3_finalize(s);
+	return ret;
+}
+
 static int
 overlap_row(struct subid_store *st, int kind, uint64_t start, uint64_t count, uid_t except, uid_t *uid,
 	    struct subid_grant *range)
 {
-	sqlite3_stmt *s;
-	struct subid_grant g;
-	int rc;
+	struct subid_grant g[3];
+	uid_t u[3];
+	int best = 0;
 
 	if (count == 0 || start >= SUBID_ID_LIMIT || count > SUBID_ID_LIMIT - start)
 		return SUBID_STORE_NOTFOUND;
-	s = prep(st, "SELECT uid, start, count FROM ranges WHERE uid != ?1 AND (?2 = 0 OR kind = ?2) "
-		     "AND start < ?4 AND start + count > ?3 ORDER BY start LIMIT 1");
-	if (s == NULL)
-		return SUBID_STORE_ERR;
-	sqlite3_bind_int64(s, 1, (int64_t)except);
-	sqlite3_bind_int(s, 2, kind);
-	sqlite3_bind_int64(s, 3, (int64_t)start);
-	sqlite3_bind_int64(s, 4, (int64_t)(start + count));
-	rc = step_one(st, s);
-	if (rc == SQLITE_ROW) {
-		if (!row_range(s, 1, &g)) {
-			rc = SUBID_STORE_ERR;
-		} else {
-			if (uid != NULL)
-				*uid = (uid_t)sqlite3_column_int64(s, 0);
-			if (range != NULL)
-				*range = g;
-			rc = SUBID_STORE_OK;
-		}
+	for (int k = SUBID_KIND_UID; k <= SUBID_KIND_GID; k++) {
+		if (kind != 0 && kind != k)
+			continue;
+		int rc = overlap_kind(st, k, start, start + count, except, &u[k], &g[k]);
+
+		if (rc == SUBID_STORE_ERR)
+			return SUBID_STORE_ERR;
+		if (rc == SUBID_STORE_OK && (best == 0 || g[k].start < g[best].start))
+			best = k;
 	}
-	sqlite3_finalize(s);
-	return rc;
+	if (best == 0)
+		return SUBID_STORE_NOTFOUND;
+	if (uid != NULL)
+		*uid = u[best];
+	if (range != NULL)
+		*range = g[best];
+	return SUBID_STORE_OK;
 }
 
 int
@@ -921,12 +959,84 @@ fail:
 	return -1;
 }
 
+/*
+ * The pool the free index was built for: 1 (set in *pool, count 1), 0 when
+ * it is not built, -1 on error.
+ */
+static int
+free_index_pool(struct subid_store *st, struct subid_pool *pool)
+{
+	int64_t lo, hi;
+	int a = meta_get(st, "pool_min", &lo), b = meta_get(st, "pool_max", &hi);
+
+	if (a < 0 || b < 0)
+		return -1;
+	if (a != 0 || b != 0 || lo < 0 || hi <= lo)
+		return 0;
+	pool->min = (uint64_t)lo;
+	pool->max = (uint64_t)hi;
+	pool->count = 1;
+	return 1;
+}
+
+/*
+ * Spans are disjoint: the ones that touch [a, b] are the run ending at the
+ * last span starting at or below b.  Calls fn on each (newest first) until
+ * it returns nonzero; stops at the first span that ends before a.  0 or -1.
+ */
+static int
+free_spans_touching(struct subid_store *st, uint64_t a, uint64_t b, bool touch,
+		    int (*fn)(uint64_t sa, uint64_t sb, void *ctx), void *ctx)
+{
+	sqlite3_stmt *s = prep(st, "SELECT start, end FROM free WHERE start <= ?1 ORDER BY start DESC");
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, (int64_t)(touch ? b : b - 1));
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		uint64_t sa = (uint64_t)sqlite3_column_int64(s, 0), sb = (uint64_t)sqlite3_column_int64(s, 1);
+
+		if (touch ? sb < a : sb <= a)
+			break;
+		if (fn(sa, sb, ctx) != 0) {
+			sqlite3_finalize(s);
+			return -1;
+		}
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		db_error(st, "read");
+		return -1;
+	}
+	return 0;
+}
+
+struct span_acc {
+	uint64_t a, b;		/* the span being built (add) or taken out (remove) */
+	struct subid_interval cut[64];	/* spans to delete (remove: and re-add around [a, b)) */
+	size_t n;
+	bool more;		/* more than cut[] holds: run again */
+};
+
+static int
+acc_span(uint64_t sa, uint64_t sb, void *ctx)
+{
+	struct span_acc *x = ctx;
+
+	if (x->n == sizeof(x->cut) / sizeof(x->cut[0])) {
+		x->more = true;
+		return 0;
+	}
+	x->cut[x->n++] = (struct subid_interval){ sa, sb };
+	return 0;
+}
+
 /* Return [a, b) (clipped to the pool) to the free index, merging neighbours. */
 static int
 free_index_add(struct subid_store *st, const struct subid_pool *pool, uint64_t a, uint64_t b)
 {
-	sqlite3_stmt *s;
-	int rc;
+	struct span_acc x;
 
 	if (a < pool->min)
 		a = pool->min;
@@ -935,26 +1045,48 @@ free_index_add(struct subid_store *st, const struct subid_pool *pool, uint64_t a
 	if (a >= b)
 		return 0;
 	/* absorb every span that touches or overlaps [a, b) */
-	s = prep(st, "SELECT start, end FROM free WHERE start <= ?2 AND end >= ?1");
-	if (s == NULL)
-		return -1;
-	sqlite3_bind_int64(s, 1, (int64_t)a);
-	sqlite3_bind_int64(s, 2, (int64_t)b);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		uint64_t sa = (uint64_t)sqlite3_column_int64(s, 0), sb = (uint64_t)sqlite3_column_int64(s, 1);
-		if (sa < a)
-			a = sa;
-		if (sb > b)
-			b = sb;
-	}
-	sqlite3_finalize(s);
-	if (rc != SQLITE_DONE) {
-		db_error(st, "read");
-		return -1;
-	}
-	if (exec3(st, "DELETE FROM free WHERE start >= ?1 AND start < ?2", 2, (int64_t)a, (int64_t)b, 0) != 0)
-		return -1;
+	do {
+		x.n = 0;
+		x.more = false;
+		if (free_spans_touching(st, a, b, true, acc_span, &x) != 0)
+			return -1;
+		for (size_t i = 0; i < x.n; i++) {
+			if (exec3(st, "DELETE FROM free WHERE start = ?1", 1, (int64_t)x.cut[i].start, 0, 0) != 0)
+				return -1;
+			if (x.cut[i].start < a)
+				a = x.cut[i].start;
+			if (x.cut[i].end > b)
+				b = x.cut[i].end;
+		}
+	} while (x.more);
 	return exec3(st, "INSERT INTO free(start, end) VALUES (?1, ?2)", 2, (int64_t)a, (int64_t)b, 0);
+}
+
+/* Take [a, b) out of the free index, wherever it lies (an imported or replicated range). */
+static int
+free_index_remove(struct subid_store *st, uint64_t a, uint64_t b)
+{
+	struct span_acc x;
+
+	do {
+		x.n = 0;
+		x.more = false;
+		if (free_spans_touching(st, a, b, false, acc_span, &x) != 0)
+			return -1;
+		for (size_t i = 0; i < x.n; i++) {
+			const struct subid_interval *c = &x.cut[i];
+
+			if (exec3(st, "DELETE FROM free WHERE start = ?1", 1, (int64_t)c->start, 0, 0) != 0)
+				return -1;
+			if (c->start < a && exec3(st, "INSERT INTO free(start, end) VALUES (?1, ?2)", 2,
+						 (int64_t)c->start, (int64_t)a, 0) != 0)
+				return -1;
+			if (c->end > b && exec3(st, "INSERT INTO free(start, end) VALUES (?1, ?2)", 2,
+					       (int64_t)b, (int64_t)c->end, 0) != 0)
+				return -1;
+		}
+	} while (x.more);
+	return 0;
 }
 
 /* Take [s, s+count) out of the free span that starts at span_start. */
@@ -1309,23 +1441,38 @@ subid_store_publish(struct subid_store *st, size_t *owners)
 static int
 write_commit(struct subid_store *st, const uid_t *uids, size_t n)
 {
-	subid_index_change ch[4];
+	subid_index_change one[2], *ch = n <= 2 ? one : calloc(n, sizeof(*ch));
 	int rc;
 
-	if (n > sizeof(ch) / sizeof(ch[0]))
+	if (ch == NULL) {
+		subid_log(st->log, LOG_CRIT, "store error path=%s reason=\"out of memory\"", st->path);
 		return rollback(st, SUBID_STORE_ERR);
+	}
 	for (size_t i = 0; i < n; i++)
 		if (owner_change(st, uids[i], &ch[i]) != 0)
-			return rollback(st, SUBID_STORE_ERR);
+			goto fail;
 	if (meta_set(st, "generation", (int64_t)(st->generation + 1)) != 0)
-		return rollback(st, SUBID_STORE_ERR);
+		goto fail;
 	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		db_error(st, "commit");
-		return rollback(st, SUBID_STORE_ERR);
+		goto fail;
 	}
 	rc = subid_index_publish(st->index_path, st->ix, ch, n, st->generation + 1, st->log);
 	write_unlock(st);
+	if (ch != one)
+		free(ch);
 	return rc == SUBID_INDEX_OK ? SUBID_STORE_OK : SUBID_STORE_ERR;
+fail:
+	if (ch != one)
+		free(ch);
+	return rollback(st, SUBID_STORE_ERR);
+}
+
+static bool
+pool_valid(const struct subid_pool *pool)
+{
+	return pool->count > 0 && pool->min < pool->max && pool->max <= SUBID_ID_LIMIT &&
+	       pool->count <= pool->max - pool->min;
 }
 
 int
@@ -1344,8 +1491,7 @@ subid_store_ensure(struct subid_store *st, uid_t uid, const char *name, const st
 		subid_log(st->log, LOG_ERR, "store error path=%s op=ensure reason=\"opened read-only\"", st->path);
 		return SUBID_STORE_ERR;
 	}
-	if (pool->count == 0 || pool->min >= pool->max || pool->max > SUBID_ID_LIMIT ||
-	    pool->count > pool->max - pool->min) {
+	if (!pool_valid(pool)) {
 		subid_log(st->log, LOG_ERR, "store error path=%s op=ensure reason=\"invalid pool\"", st->path);
 		return SUBID_STORE_ERR;
 	}
@@ -1419,37 +1565,91 @@ subid_store_ensure(struct subid_store *st, uid_t uid, const char *name, const st
 	return SUBID_STORE_OK;
 }
 
-int
-subid_store_release(struct subid_store *st, uid_t uid)
+/*
+ * Inside a write: drop both rows of uid and give their space back to the
+ * free index (when it is built; the pool it was built for).  OK, NOTFOUND
+ * or ERR (logged; the caller rolls back).
+ */
+static int
+release_rows(struct subid_store *st, uid_t uid)
 {
 	struct subid_grant ur = { 0, 0 }, gr = { 0, 0 };
 	struct subid_pool pool;
-	int64_t lo, hi;
 	bool name_ok;
 	int have, cur;
 
-	if (st->readonly)
-		return SUBID_STORE_ERR;
-	if (write_begin(st) != SUBID_STORE_OK)
-		return SUBID_STORE_ERR;
 	have = owner_state(st, uid, &ur, &gr, &name_ok, NULL);
 	if (have < 0)
-		return rollback(st, SUBID_STORE_ERR);
+		return SUBID_STORE_ERR;
 	if (have == 0)
-		return rollback(st, SUBID_STORE_NOTFOUND);
+		return SUBID_STORE_NOTFOUND;
 	if (exec3(st, "DELETE FROM ranges WHERE uid = ?1", 1, (int64_t)uid, 0, 0) != 0)
-		return rollback(st, SUBID_STORE_ERR);
-	/* give the space back to the index the store was last allocated with */
-	cur = meta_get(st, "pool_min", &lo) == 0 && meta_get(st, "pool_max", &hi) == 0;
-	if (cur) {
-		pool.min = (uint64_t)lo;
-		pool.max = (uint64_t)hi;
-		pool.count = 1;
-		if (((have & 1) && free_index_add(st, &pool, ur.start, ur.start + ur.count) != 0) ||
-		    ((have & 2) && free_index_add(st, &pool, gr.start, gr.start + gr.count) != 0))
-			return rollback(st, SUBID_STORE_ERR);
+		return SUBID_STORE_ERR;
+	cur = free_index_pool(st, &pool);
+	if (cur < 0 ||
+	    (cur > 0 && (((have & 1) && free_index_add(st, &pool, ur.start, ur.start + ur.count) != 0) ||
+			 ((have & 2) && free_index_add(st, &pool, gr.start, gr.start + gr.count) != 0))))
+		return SUBID_STORE_ERR;
+	return SUBID_STORE_OK;
+}
+
+int
+subid_store_release(struct subid_store *st, uid_t uid)
+{
+	size_t n = 0;
+	int rc;
+
+	rc = subid_store_release_many(st, &uid, 1, &n, NULL);
+	if (rc == SUBID_STORE_OK && n == 0)
+		return SUBID_STORE_NOTFOUND;
+	return rc;
+}
+
+int
+subid_store_release_many(struct subid_store *st, const uid_t *uids, size_t n, size_t *released, bool *held)
+{
+	uid_t *done = NULL;
+	size_t nd = 0;
+	int rc;
+
+	*released = 0;
+	for (size_t i = 0; held != NULL && i < n; i++)
+		held[i] = false;
+	if (st->readonly)
+		return SUBID_STORE_ERR;
+	if (n > 1 && (done = calloc(n, sizeof(*done))) == NULL) {
+		subid_log(st->log, LOG_CRIT, "store error path=%s reason=\"out of memory\"", st->path);
+		return SUBID_STORE_ERR;
 	}
-	return write_commit(st, &uid, 1);
+	if (write_begin(st) != SUBID_STORE_OK) {
+		free(done);
+		return SUBID_STORE_ERR;
+	}
+	for (size_t i = 0; i < n; i++) {
+		rc = release_rows(st, uids[i]);
+		if (rc == SUBID_STORE_ERR) {
+			free(done);
+			return rollback(st, SUBID_STORE_ERR);
+		}
+		if (rc == SUBID_STORE_OK) {
+			if (done != NULL)
+				done[nd] = uids[i];
+			nd++;
+			if (held != NULL)
+				held[i] = true;
+		}
+	}
+	if (nd == 0) {
+		free(done);
+		return rollback(st, SUBID_STORE_OK);
+	}
+	rc = write_commit(st, done != NULL ? done : uids, nd);
+	free(done);
+	if (rc == SUBID_STORE_OK)
+		*released = nd;
+	for (size_t i = 0; rc != SUBID_STORE_OK && held != NULL && i < n; i++)
+		held[i] = false;
+	return rc;
 }
 
 static bool
@@ -1460,66 +1660,109 @@ same_ranges(const struct subid_grant *ur, const struct subid_grant *gr, const st
 	       gr->count == want_gr->count;
 }
 
-/*
- * Commit rows written from outside the allocator (an import, a replica of
- * the directory): the free-span index no longer matches them, so it is
- * dropped and the next local allocation rebuilds it.  Rolls back on failure.
- */
+/* Inside a write: insert uid's two ranges and take them out of the free index.  0 or -1. */
 static int
-commit_unindexed(struct subid_store *st, uid_t uid)
+insert_owner(struct subid_store *st, uid_t uid, const char *name, const struct subid_grant *uid_range,
+	     const struct subid_grant *gid_range, int64_t now)
 {
-	if (exec3(st, "DELETE FROM meta WHERE key IN ('pool_min', 'pool_max')", 0, 0, 0, 0) != 0)
-		return rollback(st, SUBID_STORE_ERR);
-	return write_commit(st, &uid, 1);
+	struct subid_pool pool;
+	int cur = free_index_pool(st, &pool);
+
+	if (cur < 0 ||
+	    insert_range(st, uid, SUBID_KIND_UID, uid_range->start, uid_range->count, name, now) != 0 ||
+	    insert_range(st, uid, SUBID_KIND_GID, gid_range->start, gid_range->count, name, now) != 0)
+		return -1;
+	if (cur > 0 && (free_index_remove(st, uid_range->start, uid_range->start + uid_range->count) != 0 ||
+			free_index_remove(st, gid_range->start, gid_range->start + gid_range->count) != 0))
+		return -1;
+	return 0;
 }
 
 int
 subid_store_import(struct subid_store *st, uid_t uid, const char *name, const struct subid_grant *uid_range,
 		   const struct subid_grant *gid_range, bool *changed)
 {
-	const struct subid_grant *want[3] = { NULL, uid_range, gid_range };
-	struct subid_grant ur = { 0, 0 }, gr = { 0, 0 };
-	int64_t now = (int64_t)time(NULL);
-	bool name_ok;
-	int have;
+	struct subid_import one = { uid, name, { *uid_range, *gid_range }, SUBID_STORE_ERR, false };
+	int rc = subid_store_import_many(st, &one, 1, NULL);
 
-	*changed = false;
+	*changed = one.changed;
+	return rc != SUBID_STORE_OK ? rc : one.rc;
+}
+
+int
+subid_store_import_many(struct subid_store *st, struct subid_import *v, size_t n, const struct subid_pool *pool)
+{
+	int64_t now = (int64_t)time(NULL);
+	uid_t *uids = NULL;
+	size_t nu = 0;
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		v[i].rc = SUBID_STORE_ERR;
+		v[i].changed = false;
+	}
 	if (st->readonly)
 		return SUBID_STORE_ERR;
-	if (write_begin(st) != SUBID_STORE_OK)
+	if (n == 0)
+		return SUBID_STORE_OK;
+	if ((uids = calloc(n, sizeof(*uids))) == NULL) {
+		subid_log(st->log, LOG_CRIT, "store error path=%s reason=\"out of memory\"", st->path);
 		return SUBID_STORE_ERR;
-	have = owner_state(st, uid, &ur, &gr, &name_ok, name);
-	if (have < 0)
-		return rollback(st, SUBID_STORE_ERR);
-	if (have != 0)
-		return rollback(st, have == 3 && same_ranges(&ur, &gr, uid_range, gid_range) ? SUBID_STORE_OK :
-				    SUBID_STORE_CONFLICT);
-	for (int kind = SUBID_KIND_UID; kind <= SUBID_KIND_GID; kind++) {
-		sqlite3_stmt *q = prep(st, "SELECT 1 FROM ranges WHERE uid != ?1 AND start < ?3 AND start + count > ?2 "
-					   "LIMIT 1");
-		int rc;
-
-		if (q == NULL)
-			return rollback(st, SUBID_STORE_ERR);
-		sqlite3_bind_int64(q, 1, (int64_t)uid);
-		sqlite3_bind_int64(q, 2, (int64_t)want[kind]->start);
-		sqlite3_bind_int64(q, 3, (int64_t)(want[kind]->start + want[kind]->count));
-		rc = sqlite3_step(q);
-		sqlite3_finalize(q);
-		if (rc == SQLITE_ROW)
-			return rollback(st, SUBID_STORE_CONFLICT);
-		if (rc != SQLITE_DONE) {
-			db_error(st, "read");
-			return rollback(st, SUBID_STORE_ERR);
-		}
 	}
-	for (int kind = SUBID_KIND_UID; kind <= SUBID_KIND_GID; kind++)
-		if (insert_range(st, uid, kind, want[kind]->start, want[kind]->count, name, now) != 0)
-			return rollback(st, SUBID_STORE_ERR);
-	if (commit_unindexed(st, uid) != SUBID_STORE_OK)
+	if (write_begin(st) != SUBID_STORE_OK) {
+		free(uids);
 		return SUBID_STORE_ERR;
-	*changed = true;
-	return SUBID_STORE_OK;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct subid_import *w = &v[i];
+		struct subid_grant ur = { 0, 0 }, gr = { 0, 0 };
+		bool name_ok;
+		int have = owner_state(st, w->uid, &ur, &gr, &name_ok, w->name);
+
+		if (have < 0)
+			goto fail;
+		if (have != 0) {
+			/* uid holds ranges already: the same ones (nothing to do) or others (the admin decides) */
+			w->rc = have == 3 && same_ranges(&ur, &gr, &w->r[0], &w->r[1]) ? SUBID_STORE_OK :
+				SUBID_STORE_CONFLICT;
+			continue;
+		}
+		w->rc = SUBID_STORE_OK;
+		for (int k = 0; k < 2 && w->rc == SUBID_STORE_OK; k++) {
+			rc = overlap_row(st, 0, w->r[k].start, w->r[k].count, w->uid, NULL, NULL);
+			if (rc == SUBID_STORE_ERR)
+				goto fail;
+			if (rc == SUBID_STORE_OK)
+				w->rc = SUBID_STORE_CONFLICT;
+		}
+		if (w->rc != SUBID_STORE_OK)
+			continue;
+		if (insert_owner(st, w->uid, w->name, &w->r[0], &w->r[1], now) != 0)
+			goto fail;
+		w->changed = true;
+		uids[nu++] = w->uid;
+	}
+	/* the allocations that follow find the free-span index built for their pool */
+	if (nu > 0 && pool != NULL && pool_valid(pool)) {
+		rc = free_index_current(st, pool);
+		if (rc < 0 || (rc == 0 && free_index_rebuild(st, pool) != 0))
+			goto fail;
+	}
+	rc = nu == 0 ? rollback(st, SUBID_STORE_OK) : write_commit(st, uids, nu);
+	free(uids);
+	if (rc != SUBID_STORE_OK)
+		for (size_t i = 0; i < n; i++) {
+			v[i].rc = SUBID_STORE_ERR;
+			v[i].changed = false;
+		}
+	return rc;
+fail:
+	free(uids);
+	for (size_t i = 0; i < n; i++) {
+		v[i].rc = SUBID_STORE_ERR;
+		v[i].changed = false;
+	}
+	return rollback(st, SUBID_STORE_ERR);
 }
 
 int
@@ -1548,12 +1791,11 @@ subid_store_put(struct subid_store *st, uid_t uid, const char *name, const struc
 		if (rc != SUBID_STORE_NOTFOUND)
 			return rollback(st, rc == SUBID_STORE_OK ? SUBID_STORE_CONFLICT : SUBID_STORE_ERR);
 	}
-	if (exec3(st, "DELETE FROM ranges WHERE uid = ?1", 1, (int64_t)uid, 0, 0) != 0)
+	/* uid's old rows go back to the free index, the new ones are taken out of it */
+	if (release_rows(st, uid) == SUBID_STORE_ERR ||
+	    insert_owner(st, uid, name, uid_range, gid_range, now) != 0)
 		return rollback(st, SUBID_STORE_ERR);
-	for (int kind = SUBID_KIND_UID; kind <= SUBID_KIND_GID; kind++)
-		if (insert_range(st, uid, kind, want[kind]->start, want[kind]->count, name, now) != 0)
-			return rollback(st, SUBID_STORE_ERR);
-	if (commit_unindexed(st, uid) != SUBID_STORE_OK)
+	if (write_commit(st, &uid, 1) != SUBID_STORE_OK)
 		return SUBID_STORE_ERR;
 	*changed = true;
 	return SUBID_STORE_OK;

@@ -145,18 +145,44 @@ struct subid_row {
  */
 int subid_store_foreach(struct subid_store *st, int (*fn)(const struct subid_row *row, void *ctx), void *ctx);
 
+/* One owner for subid_store_import_many(). */
+struct subid_import {
+	uid_t uid;
+	const char *name;
+	struct subid_grant r[2];	/* [0] subuid, [1] subgid */
+	/* results */
+	int rc;			/* OK (imported, or held exactly these already), CONFLICT, or ERR */
+	bool changed;		/* imported by this call */
+};
+
 /*
- * Take over an existing allocation (subidctl import): uid gets exactly these
- * two ranges, in one write transaction, unless uid already holds other
- * ranges or either range overlaps another owner's (of either kind).  OK
- * (also when uid holds exactly these already, *changed false), CONFLICT, or
- * ERR.  The caller checks the pool and reserved intervals; imports may lie
- * outside the pool.
+ * Take over existing allocations (subidctl import), all in one write
+ * transaction and one published index: each owner gets exactly its two
+ * ranges, unless it already holds other ranges or either range overlaps
+ * another owner's (of either kind, earlier owners of v included): that
+ * owner's rc is CONFLICT and the others go on.  Overlap checks are index
+ * seeks and the free-span index is kept (built for pool, when not NULL
+ * and it was not), so the cost grows with n log(owners), and the next
+ * allocation does not rebuild anything.  The caller checks the pool and
+ * reserved intervals; imports may lie outside the pool.  OK (see each rc)
+ * or ERR (nothing written; every rc ERR).
  */
+int subid_store_import_many(struct subid_store *st, struct subid_import *v, size_t n,
+			    const struct subid_pool *pool);
+
+/* One owner: OK (also when uid holds exactly these already, *changed false), CONFLICT, or ERR. */
 int subid_store_import(struct subid_store *st, uid_t uid, const char *name, const struct subid_grant *uid_range,
 		       const struct subid_grant *gid_range, bool *changed);
 
 /* Drop both ranges of uid (they become free again).  OK / NOTFOUND / ERR. */
 int subid_store_release(struct subid_store *st, uid_t uid);
+
+/*
+ * Drop the ranges of every uid in uids (subidctl reclaim), in one write
+ * transaction and one published index.  OK (*released: how many held
+ * ranges; held[i], when held is not NULL, whether uids[i] did) or ERR
+ * (nothing released).
+ */
+int subid_store_release_many(struct subid_store *st, const uid_t *uids, size_t n, size_t *released, bool *held);
 
 #endif

@@ -998,6 +998,165 @@ test_import(void **state)
 	subid_store_close(st);
 }
 
+static int64_t
+generation(struct fx *fx)
+{
+	int64_t g = -1;
+
+	assert_int_equal(subid_store_generation_at(fx->db, getuid(), &fx->tl.log, &g), SUBID_STORE_OK);
+	return g;
+}
+
+/* Rows of the meta table under key: 1 when the free-span index is built for a pool. */
+static int
+meta_rows(const char *db, const char *key)
+{
+	sqlite3 *h = NULL;
+	sqlite3_stmt *s = NULL;
+	int n = -1;
+
+	assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(h, "SELECT count(*) FROM meta WHERE key = ?1", -1, &s, NULL), SQLITE_OK);
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	n = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(h);
+	return n;
+}
+
+/*
+ * A batch import is one transaction and one published index; each owner
+ * is decided on its own (earlier owners of the batch included); the
+ * free-span index is kept, so the next allocation steps over the imported
+ * range without rebuilding it.
+ */
+static void
+test_import_many(void **state)
+{
+	struct fx *fx = *state;
+	struct subid_store *st = open_rw(fx, fx->db);
+	struct subid_import v[] = {
+		{ .uid = 3001, .name = "new", .r = { { M + 3 * C, C }, { M + 3 * C, C } } },
+		/* overlaps 3001's subuid with its subgid: the batch's own owners count */
+		{ .uid = 3002, .name = "late", .r = { { 100000, 10 }, { M + 3 * C + 5, 10 } } },
+		/* exactly what 2001 holds: nothing to do */
+		{ .uid = 2001, .name = "user2001", .r = { { M, C }, { M, C } } },
+		/* over 2001's range */
+		{ .uid = 3003, .name = "over", .r = { { M + 10, 1 }, { 300000, 1 } } },
+		/* outside the pool */
+		{ .uid = 3004, .name = "useradd", .r = { { 100000, 65536 }, { 200000, 65536 } } },
+	};
+	int64_t g0;
+
+	assert_int_equal(ensure_ok(fx, st, 2001, &pool10, NULL, 0, true), M);
+	assert_int_equal(meta_rows(fx->db, "pool_min"), 1);
+	g0 = generation(fx);
+	assert_int_equal(subid_store_import_many(st, v, ARRAY_SIZE(v), NULL), SUBID_STORE_OK);
+	assert_int_equal(v[0].rc, SUBID_STORE_OK);
+	assert_true(v[0].changed);
+	assert_int_equal(v[1].rc, SUBID_STORE_CONFLICT);
+	assert_false(v[1].changed);
+	assert_int_equal(v[2].rc, SUBID_STORE_OK);
+	assert_false(v[2].changed);
+	assert_int_equal(v[3].rc, SUBID_STORE_CONFLICT);
+	assert_int_equal(v[4].rc, SUBID_STORE_OK);
+	assert_true(v[4].changed);
+	assert_int_equal(generation(fx), g0 + 1);
+	assert_grant(st, 3001, M + 3 * C, C);
+	assert_no_grant(st, 3002);
+	assert_no_grant(st, 3003);
+	/* the free-span index was kept, not dropped for a rebuild */
+	assert_int_equal(meta_rows(fx->db, "pool_min"), 1);
+	assert_int_equal(ensure_ok(fx, st, 2002, &pool10, NULL, 0, true), M + C);
+	assert_int_equal(ensure_ok(fx, st, 2003, &pool10, NULL, 0, true), M + 2 * C);
+	assert_int_equal(ensure_ok(fx, st, 2004, &pool10, NULL, 0, true), M + 4 * C);
+	/* nothing to write: no new generation */
+	assert_int_equal(subid_store_import_many(st, &v[2], 1, NULL), SUBID_STORE_OK);
+	assert_int_equal(generation(fx), g0 + 4);
+	subid_store_close(st);
+}
+
+/* An import into a store that never allocated builds the free-span index for the pool it is given. */
+static void
+test_import_builds_free_index(void **state)
+{
+	struct fx *fx = *state;
+	struct subid_store *st = open_rw(fx, fx->db);
+	struct subid_import v = { .uid = 3001, .name = "imp", .r = { { M, C }, { M, C } } };
+
+	assert_int_equal(subid_store_import_many(st, &v, 1, &pool10), SUBID_STORE_OK);
+	assert_true(v.changed);
+	assert_int_equal(meta_rows(fx->db, "pool_min"), 1);
+	assert_int_equal(ensure_ok(fx, st, 2001, &pool10, NULL, 0, true), M + C);
+	subid_store_close(st);
+}
+
+/* Releasing many owners is one transaction and one published index; their space is free again. */
+static void
+test_release_many(void **state)
+{
+	struct fx *fx = *state;
+	struct subid_store *st = open_rw(fx, fx->db);
+	uid_t uids[] = { 2001, 9999, 2003, 2001 };
+	bool held[ARRAY_SIZE(uids)];
+	size_t released = 99;
+	int64_t g0;
+
+	for (uid_t u = 2001; u <= 2004; u++)
+		ensure_ok(fx, st, u, &pool10, NULL, 0, true);
+	g0 = generation(fx);
+	assert_int_equal(subid_store_release_many(st, uids, ARRAY_SIZE(uids), &released, held), SUBID_STORE_OK);
+	assert_int_equal(released, 2);
+	assert_true(held[0]);
+	assert_false(held[1]);
+	assert_true(held[2]);
+	assert_false(held[3]);	/* released already, by the first entry */
+	assert_int_equal(generation(fx), g0 + 1);
+	assert_no_grant(st, 2001);
+	assert_no_grant(st, 2003);
+	assert_grant(st, 2002, M + C, C);
+	/* the free space is found again, lowest first */
+	assert_int_equal(ensure_ok(fx, st, 2005, &pool10, NULL, 0, true), M);
+	assert_int_equal(ensure_ok(fx, st, 2006, &pool10, NULL, 0, true), M + 2 * C);
+	assert_int_equal(ensure_ok(fx, st, 2007, &pool10, NULL, 0, true), M + 4 * C);
+	/* none held: nothing written */
+	assert_int_equal(subid_store_release_many(st, &uids[1], 1, &released, NULL), SUBID_STORE_OK);
+	assert_int_equal(released, 0);
+	assert_int_equal(generation(fx), g0 + 4);
+	subid_store_close(st);
+}
+
+/* The overlap query over many rows: the lowest-starting row of another owner, found by an index seek. */
+static void
+test_overlap_many_rows(void **state)
+{
+	struct fx *fx = *state;
+	struct subid_store *st = open_rw(fx, fx->db);
+	struct subid_grant g;
+	uid_t other = 0;
+
+	for (uid_t u = 2001; u <= 2010; u++)
+		ensure_ok(fx, st, u, &pool10, NULL, 0, true);
+	/* a query covering every row: the first */
+	assert_int_equal(subid_store_overlap(st, 0, M - 5, 11 * C, 0, &other, &g), SUBID_STORE_OK);
+	assert_int_equal(other, 2001);
+	assert_int_equal(g.start, M);
+	/* the first is the one excepted: the next */
+	assert_int_equal(subid_store_overlap(st, SUBID_KIND_GID, M, 3 * C, 2001, &other, &g), SUBID_STORE_OK);
+	assert_int_equal(other, 2002);
+	/* the last ID of a range and the first of the next */
+	assert_int_equal(subid_store_overlap(st, SUBID_KIND_UID, M + 5 * C - 1, 2, 0, &other, NULL), SUBID_STORE_OK);
+	assert_int_equal(other, 2005);
+	assert_int_equal(subid_store_overlap(st, SUBID_KIND_UID, M + 5 * C - 1, 2, 2005, &other, NULL),
+			 SUBID_STORE_OK);
+	assert_int_equal(other, 2006);
+	/* just past the last range, just before the first */
+	assert_int_equal(subid_store_overlap(st, 0, M + 10 * C, C, 0, NULL, NULL), SUBID_STORE_NOTFOUND);
+	assert_int_equal(subid_store_overlap(st, 0, M - C, C, 0, NULL, NULL), SUBID_STORE_NOTFOUND);
+	subid_store_close(st);
+}
+
 /*
  * The store's directory is made with mkdir() and then given its mode.  Here
  * mkdir() loses a race to another process that puts a symbolic link to a
@@ -1107,6 +1266,10 @@ main(void)
 		T(test_foreign_schema),
 		T(test_foreach),
 		T(test_import),
+		T(test_import_many),
+		T(test_import_builds_free_index),
+		T(test_release_many),
+		T(test_overlap_many_rows),
 		T(test_mkdir_race_symlink),
 		T(test_put_never_displaces),
 	};
