@@ -220,6 +220,14 @@ rehome_stale_lines(struct subid_store *st, const struct subid_paths *paths, cons
 	return ret;
 }
 
+void
+subid_core_pool(const struct subid_config *cfg, struct subid_pool *pool)
+{
+	pool->min = cfg->range_min;
+	pool->max = cfg->range_max;
+	pool->count = cfg->range_count;
+}
+
 /* The pool and the intervals an allocation must avoid: file lines, reserved, real IDs. */
 static int
 taken_intervals(const struct subid_config *cfg, const struct subid_file *fu, const struct subid_file *fg,
@@ -525,9 +533,7 @@ allocate:
 		if (ensure_ldap(cfg, paths, st, &u, safe, &fu, &fg, taken, ntaken, uid_range, gid_range, &granted, log) != 0)
 			goto out;
 	} else {
-		pool.min = cfg->range_min;
-		pool.max = cfg->range_max;
-		pool.count = cfg->range_count;
+		subid_core_pool(cfg, &pool);
 		rc = subid_store_ensure(st, u.uid, u.name, &pool, taken, ntaken, uid_range, gid_range, &granted);
 		if (rc != SUBID_STORE_OK)
 			goto out;
@@ -598,31 +604,65 @@ int
 subid_core_release(const struct subid_config *cfg, const struct subid_paths *paths, uid_t uid,
 		   const struct subid_log *log)
 {
-	struct subid_store *st = NULL;
-	bool found = false;
-	int rc;
+	size_t released = 0;
 
-	if (cfg->store == SUBID_STORE_LDAP) {
-		rc = subid_ldap_release(cfg, uid, log);
+	if (subid_core_release_many(cfg, paths, &uid, 1, log, &released, NULL) != 0)
+		return -1;
+	return released > 0 ? 0 : 1;
+}
+
+int
+subid_core_release_many(const struct subid_config *cfg, const struct subid_paths *paths, const uid_t *uids,
+			size_t n, const struct subid_log *log, size_t *released, bool *each)
+{
+	struct subid_store *st = NULL;
+	bool *in_dir = NULL, *held = NULL;
+	size_t local = 0;
+	int rc, ret = -1;
+
+	*released = 0;
+	for (size_t i = 0; each != NULL && i < n; i++)
+		each[i] = false;
+	if (n == 0)
+		return 0;
+	in_dir = calloc(n, sizeof(*in_dir));
+	held = calloc(n, sizeof(*held));
+	if (in_dir == NULL || held == NULL) {
+		free(in_dir);
+		free(held);
+		subid_log(log, LOG_CRIT, "release error reason=\"out of memory\"");
+		return -1;
+	}
+	/* the authority first: a range the directory still gives must not be freed locally */
+	for (size_t i = 0; i < n && cfg->store == SUBID_STORE_LDAP; i++) {
+		rc = subid_ldap_release(cfg, uids[i], log);
 		if (rc < 0)
-			return -1;
-		found = rc == SUBID_LDAP_OK;
+			goto out;
+		in_dir[i] = rc == SUBID_LDAP_OK;
 	}
 	if (subid_store_open_rw(&st, cfg->db_path, cfg->index_path, paths->trusted_uid, log) != SUBID_STORE_OK)
-		return -1;
-	if (cfg->mirror_files && unmirror_owner(st, paths, uid, log) != 0) {
-		subid_store_close(st);
-		return -1;
-	}
-	rc = subid_store_release(st, uid);
-	subid_store_close(st);
-	if (rc == SUBID_STORE_ERR)
-		return -1;
-	found = found || rc == SUBID_STORE_OK;
-	if (found)
-		subid_log(log, LOG_NOTICE, "released uid=%u store=%s", (unsigned)uid,
+		goto out;
+	for (size_t i = 0; i < n && cfg->mirror_files; i++)
+		if (unmirror_owner(st, paths, uids[i], log) != 0)
+			goto out;
+	/* one transaction and one published index for all of them */
+	if (subid_store_release_many(st, uids, n, &local, held) != SUBID_STORE_OK)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		if (!in_dir[i] && !held[i])
+			continue;
+		(*released)++;
+		if (each != NULL)
+			each[i] = true;
+		subid_log(log, LOG_NOTICE, "released uid=%u store=%s", (unsigned)uids[i],
 			  cfg->store == SUBID_STORE_LDAP ? "ldap" : "local");
-	return found ? 0 : 1;
+	}
+	ret = 0;
+out:
+	subid_store_close(st);
+	free(in_dir);
+	free(held);
+	return ret;
 }
 
 /* ---- the libsubid plugin ----------------------------------------------------------- */

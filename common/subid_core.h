@@ -34,6 +34,9 @@ enum subid_ensure_rc {
 	SUBID_ENSURE_ERROR,		/* config, store, NSS or pool problem; logged */
 };
 
+/* The pool a local allocation takes ranges from (range_min, range_max, range_count). */
+void subid_core_pool(const struct subid_config *cfg, struct subid_pool *pool);
+
 /* subid_core_ensure() flags */
 /* also serve an account a login skips (below uid_min, skip_users, skip_groups); never root */
 #define SUBID_ENSURE_FORCE 0x1
@@ -48,6 +51,15 @@ enum subid_ensure_rc subid_core_ensure(const struct subid_config *cfg, const str
  */
 int subid_core_release(const struct subid_config *cfg, const struct subid_paths *paths, uid_t uid,
 		       const struct subid_log *log);
+
+/*
+ * subid_core_release() for every uid in uids (subidctl reclaim), the local
+ * store's part in one transaction and one published index.  0 (*released:
+ * how many had ranges; each[i], when each is not NULL, whether uids[i] had)
+ * or -1 (logged; the local store unchanged).
+ */
+int subid_core_release_many(const struct subid_config *cfg, const struct subid_paths *paths, const uid_t *uids,
+			    size_t n, const struct subid_log *log, size_t *released, bool *each);
 
 /* libsubid plugin semantics (see DESIGN.md, "The libsubid plugin contract"). */
 enum subid_status subid_core_list(const struct subid_paths *paths, const struct subid_log *log,

@@ -540,7 +540,7 @@ int
 cmd_check(struct ctl *c)
 {
 	struct report r = { 0, false };
-	struct row_vec rows = { NULL, 0 };
+	struct row_vec rows = { NULL, 0, 0 };
 	struct subid_file fu = { NULL, 0, 0 }, fg = { NULL, 0, 0 };
 	struct item *items = NULL;
 	char **labels = NULL;
@@ -604,7 +604,7 @@ out:
 struct orphans {
 	uid_t *uid;
 	char **name;
-	size_t n;
+	size_t n, cap;
 	bool oom;
 };
 
@@ -612,16 +612,23 @@ static void
 collect_orphan(const struct subid_row *row, void *vctx)
 {
 	struct orphans *o = vctx;
-	uid_t *nu = realloc(o->uid, (o->n + 1) * sizeof(*nu));
-	char **nn = nu != NULL ? realloc(o->name, (o->n + 1) * sizeof(*nn)) : NULL;
 
-	if (nu != NULL)
-		o->uid = nu;
-	if (nn != NULL)
-		o->name = nn;
-	if (nu == NULL || nn == NULL) {
-		o->oom = true;
+	if (o->oom)
 		return;
+	if (o->n == o->cap) {
+		size_t cap = o->cap ? 2 * o->cap : 64;
+		uid_t *nu = realloc(o->uid, cap * sizeof(*nu));
+		char **nn = nu != NULL ? realloc(o->name, cap * sizeof(*nn)) : NULL;
+
+		if (nu != NULL)
+			o->uid = nu;
+		if (nn != NULL)
+			o->name = nn;
+		if (nu == NULL || nn == NULL) {
+			o->oom = true;
+			return;
+		}
+		o->cap = cap;
 	}
 	o->uid[o->n] = row->uid;
 	o->name[o->n] = strdup(row->name != NULL ? row->name : "no name");
@@ -633,8 +640,8 @@ collect_orphan(const struct subid_row *row, void *vctx)
 int
 cmd_reclaim(struct ctl *c, bool yes)
 {
-	struct row_vec rows = { NULL, 0 };
-	struct orphans o = { NULL, NULL, 0, false };
+	struct row_vec rows = { NULL, 0, 0 };
+	struct orphans o = { NULL, NULL, 0, 0, false };
 	char safe[SUBID_LOG_STR_MAX];
 	size_t failed = 0;
 	int rc;
@@ -649,15 +656,22 @@ cmd_reclaim(struct ctl *c, bool yes)
 		rc = EXIT_ERROR;
 		goto out;
 	}
-	for (size_t i = 0; i < o.n; i++) {
-		if (!yes)
+	if (!yes) {
+		for (size_t i = 0; i < o.n; i++)
 			printf("would release uid %u (%s)\n", (unsigned)o.uid[i],
 			       subid_log_str(o.name[i], safe, sizeof(safe)));
-		else if (subid_core_release(&c->cfg, &c->paths, o.uid[i], &c->log) < 0)
-			failed++;
-		else
-			printf("released uid %u (%s)\n", (unsigned)o.uid[i],
-			       subid_log_str(o.name[i], safe, sizeof(safe)));
+	} else if (o.n > 0) {
+		bool *done = calloc(o.n, sizeof(*done));
+		size_t released = 0;
+
+		if (done == NULL || subid_core_release_many(&c->cfg, &c->paths, o.uid, o.n, &c->log, &released,
+							    done) != 0)
+			failed = o.n;
+		for (size_t i = 0; done != NULL && i < o.n; i++)
+			if (done[i])
+				printf("released uid %u (%s)\n", (unsigned)o.uid[i],
+				       subid_log_str(o.name[i], safe, sizeof(safe)));
+		free(done);
 	}
 	if (o.n == 0)
 		printf("no orphans\n");

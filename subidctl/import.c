@@ -31,35 +31,28 @@ struct owner {
 	bool bad;
 };
 
+/* A line whose owner NSS knows, before lines are grouped by owner. */
+struct line_rec {
+	uid_t uid;
+	enum subid_kind kind;
+	size_t seq;		/* order of reading: the first line of an owner labels it */
+	const struct subid_file_entry *e;
+	char *name;		/* NSS's */
+};
+
 struct span {
 	uint64_t start, end;
 	size_t owner;		/* index into owners.v */
 };
 
 struct owners {
+	struct line_rec *recs;
+	size_t nrecs, cap;
 	struct owner *v;
 	size_t n;
 	struct span *lines;	/* every line of a known owner, duplicates included */
 	size_t nlines;
 };
-
-static struct owner *
-owner_for(struct owners *o, const char *label, uid_t uid)
-{
-	struct owner *nv;
-
-	for (size_t i = 0; i < o->n; i++)
-		if (o->v[i].uid == uid)
-			return &o->v[i];
-	nv = realloc(o->v, (o->n + 1) * sizeof(*nv));
-	if (nv == NULL)
-		return NULL;
-	o->v = nv;
-	memset(&nv[o->n], 0, sizeof(nv[o->n]));
-	subid_log_str(label, nv[o->n].label, sizeof(nv[o->n].label));
-	nv[o->n].uid = uid;
-	return &nv[o->n++];
-}
 
 static int
 span_cmp(const void *a, const void *b)
@@ -67,6 +60,16 @@ span_cmp(const void *a, const void *b)
 	const struct span *x = a, *y = b;
 
 	return x->start < y->start ? -1 : x->start > y->start ? 1 : 0;
+}
+
+static int
+rec_cmp(const void *a, const void *b)
+{
+	const struct line_rec *x = a, *y = b;
+
+	if (x->uid != y->uid)
+		return x->uid < y->uid ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq ? 1 : 0;
 }
 
 /*
@@ -108,12 +111,12 @@ mark_overlaps(struct owners *o, size_t *problems)
 	return 0;
 }
 
+/* Resolve the owner of every line of f (one NSS lookup per line); lines NSS does not know are reported. */
 static int
-load_owners(struct ctl *c, const struct subid_file *f, enum subid_kind kind, struct owners *o, size_t *problems)
+load_lines(const struct subid_file *f, enum subid_kind kind, struct owners *o, size_t *problems)
 {
 	for (size_t i = 0; i < f->n; i++) {
 		struct subid_user u;
-		struct owner *w;
 		/* an owner of digits is a UID, never a name */
 		int rc = subid_user_line_owner(f->v[i].owner, &u);
 		char safe[SUBID_LOG_STR_MAX];
@@ -133,35 +136,75 @@ load_owners(struct ctl *c, const struct subid_file *f, enum subid_kind kind, str
 			(*problems)++;
 			continue;
 		}
-		w = owner_for(o, f->v[i].owner, u.uid);
-		if (w == NULL || (w->name == NULL && (w->name = strdup(u.name)) == NULL)) {
-			subid_user_free(&u);
-			return -1;
-		}
-		subid_user_free(&u);
-		w->line[kind] = &f->v[i];
-		w->nlines[kind]++;
-		{
-			struct span *nv = realloc(o->lines, (o->nlines + 1) * sizeof(*nv));
+		if (o->nrecs == o->cap) {
+			size_t cap = o->cap ? 2 * o->cap : 256;
+			struct line_rec *nv = realloc(o->recs, cap * sizeof(*nv));
 
-			if (nv == NULL)
+			if (nv == NULL) {
+				subid_user_free(&u);
 				return -1;
-			o->lines = nv;
-			nv[o->nlines++] = (struct span){ f->v[i].start, f->v[i].start + f->v[i].count,
-							 (size_t)(w - o->v) };
+			}
+			o->recs = nv;
+			o->cap = cap;
 		}
+		o->recs[o->nrecs] = (struct line_rec){ u.uid, kind, o->nrecs, &f->v[i], u.name };
+		o->nrecs++;
 	}
-	(void)c;
 	return 0;
+}
+
+/* Group the lines by owner (sorted by uid: n log n, whatever the number of owners). */
+static int
+group_owners(struct owners *o)
+{
+	if (o->nrecs > 1)
+		qsort(o->recs, o->nrecs, sizeof(*o->recs), rec_cmp);
+	o->v = calloc(o->nrecs + 1, sizeof(*o->v));
+	o->lines = calloc(o->nrecs + 1, sizeof(*o->lines));
+	if (o->v == NULL || o->lines == NULL)
+		return -1;
+	for (size_t i = 0; i < o->nrecs; i++) {
+		struct line_rec *r = &o->recs[i];
+		struct owner *w;
+
+		if (o->n == 0 || o->v[o->n - 1].uid != r->uid) {
+			w = &o->v[o->n++];
+			w->uid = r->uid;
+			w->name = r->name;
+			r->name = NULL;
+			subid_log_str(r->e->owner, w->label, sizeof(w->label));
+		}
+		w = &o->v[o->n - 1];
+		w->line[r->kind] = r->e;
+		w->nlines[r->kind]++;
+		o->lines[o->nlines++] = (struct span){ r->e->start, r->e->start + r->e->count, o->n - 1 };
+	}
+	return 0;
+}
+
+static void
+owners_free(struct owners *o)
+{
+	for (size_t i = 0; i < o->nrecs; i++)
+		free(o->recs[i].name);
+	free(o->recs);
+	for (size_t i = 0; i < o->n; i++)
+		free(o->v[i].name);
+	free(o->v);
+	free(o->lines);
 }
 
 int
 cmd_import(struct ctl *c, const char *subuid, const char *subgid)
 {
 	struct subid_file fu = { NULL, 0, 0 }, fg = { NULL, 0, 0 };
-	struct owners o = { NULL, 0, NULL, 0 };
+	struct owners o = { NULL, 0, 0, NULL, 0, NULL, 0 };
+	struct subid_import *imp = NULL;
+	size_t *who = NULL;	/* imp[i] is owner o.v[who[i]] */
+	size_t nimp = 0;
 	struct subid_store *st = NULL;
 	struct subid_interval real;
+	struct subid_pool pool;
 	size_t problems = 0, imported = 0, present = 0;
 	int ret = EXIT_ERROR;
 
@@ -173,8 +216,8 @@ cmd_import(struct ctl *c, const char *subuid, const char *subgid)
 	if (subid_file_load(subuid, &fu, &c->log) != 0 || subid_file_load(subgid, &fg, &c->log) != 0)
 		goto out;
 	problems += fu.bad_lines + fg.bad_lines;
-	if (load_owners(c, &fu, SUBID_KIND_UID, &o, &problems) != 0 ||
-	    load_owners(c, &fg, SUBID_KIND_GID, &o, &problems) != 0) {
+	if (load_lines(&fu, SUBID_KIND_UID, &o, &problems) != 0 ||
+	    load_lines(&fg, SUBID_KIND_GID, &o, &problems) != 0 || group_owners(&o) != 0) {
 		fprintf(stderr, "subidctl: user lookups failed or out of memory; nothing imported\n");
 		goto out;
 	}
@@ -208,51 +251,58 @@ cmd_import(struct ctl *c, const char *subuid, const char *subgid)
 		fprintf(stderr, "subidctl: out of memory; nothing imported\n");
 		goto out;
 	}
-	if (subid_store_open_rw(&st, c->cfg.db_path, c->cfg.index_path, c->paths.trusted_uid, &c->log) != SUBID_STORE_OK)
+	imp = calloc(o.n + 1, sizeof(*imp));
+	who = calloc(o.n + 1, sizeof(*who));
+	if (imp == NULL || who == NULL) {
+		fprintf(stderr, "subidctl: out of memory; nothing imported\n");
 		goto out;
+	}
 	for (size_t i = 0; i < o.n; i++) {
 		struct owner *w = &o.v[i];
-		struct subid_grant ur, gr;
-		bool changed = false;
-		int rc;
 
 		if (w->bad)
 			continue;
-		ur.start = w->line[SUBID_KIND_UID]->start;
-		ur.count = w->line[SUBID_KIND_UID]->count;
-		gr.start = w->line[SUBID_KIND_GID]->start;
-		gr.count = w->line[SUBID_KIND_GID]->count;
-		rc = subid_store_import(st, w->uid, w->name, &ur, &gr, &changed);
-		if (rc == SUBID_STORE_ERR)
-			goto out;
-		if (rc == SUBID_STORE_CONFLICT) {
+		who[nimp] = i;
+		imp[nimp++] = (struct subid_import){
+			.uid = w->uid, .name = w->name,
+			.r = { { w->line[SUBID_KIND_UID]->start, w->line[SUBID_KIND_UID]->count },
+			       { w->line[SUBID_KIND_GID]->start, w->line[SUBID_KIND_GID]->count } },
+		};
+	}
+	/* one transaction, one published index: all of it or nothing */
+	subid_core_pool(&c->cfg, &pool);
+	if (subid_store_open_rw(&st, c->cfg.db_path, c->cfg.index_path, c->paths.trusted_uid, &c->log) != SUBID_STORE_OK ||
+	    subid_store_import_many(st, imp, nimp, &pool) != SUBID_STORE_OK) {
+		fprintf(stderr, "subidctl: the store could not be written (see the log); nothing imported\n");
+		goto out;
+	}
+	for (size_t i = 0; i < nimp; i++) {
+		const struct subid_import *w = &imp[i];
+		char safe[SUBID_LOG_STR_MAX];
+
+		if (w->rc == SUBID_STORE_CONFLICT) {
 			printf("conflict: %s: the store holds other ranges for uid %u, or another owner's ranges "
-			       "overlap these\n", w->label, (unsigned)w->uid);
+			       "overlap these\n", o.v[who[i]].label, (unsigned)w->uid);
 			problems++;
 			continue;
 		}
-		if (!changed) {
+		if (!w->changed) {
 			present++;
 			continue;
 		}
 		imported++;
-		{
-			char safe[SUBID_LOG_STR_MAX];
-
-			subid_log(&c->log, LOG_NOTICE, "imported user=%s uid=%u subuid=%" PRIu64 "+%" PRIu64
-				  " subgid=%" PRIu64 "+%" PRIu64, subid_log_str(w->name, safe, sizeof(safe)),
-				  (unsigned)w->uid, ur.start, ur.count, gr.start, gr.count);
-		}
+		subid_log(&c->log, LOG_NOTICE, "imported user=%s uid=%u subuid=%" PRIu64 "+%" PRIu64
+			  " subgid=%" PRIu64 "+%" PRIu64, subid_log_str(w->name, safe, sizeof(safe)),
+			  (unsigned)w->uid, w->r[0].start, w->r[0].count, w->r[1].start, w->r[1].count);
 	}
 	printf("import: %zu owner%s imported, %zu already in the store, %zu problem%s\n", imported,
 	       imported == 1 ? "" : "s", present, problems, problems == 1 ? "" : "s");
 	ret = problems > 0 ? EXIT_NONE : EXIT_DONE;
 out:
 	subid_store_close(st);
-	for (size_t i = 0; i < o.n; i++)
-		free(o.v[i].name);
-	free(o.v);
-	free(o.lines);
+	free(imp);
+	free(who);
+	owners_free(&o);
 	subid_file_free(&fu);
 	subid_file_free(&fg);
 	return ret;

@@ -238,11 +238,16 @@ static int
 copy_row(const struct subid_row *r, void *vctx)
 {
 	struct row_vec *rows = vctx;
-	struct subid_row *nv = realloc(rows->v, (rows->n + 1) * sizeof(*nv));
+	struct subid_row *nv = rows->v;
 
-	if (nv == NULL)
-		return 1;
-	rows->v = nv;
+	if (rows->n == rows->cap) {
+		size_t cap = rows->cap ? 2 * rows->cap : 256;
+
+		if ((nv = realloc(rows->v, cap * sizeof(*nv))) == NULL)
+			return 1;
+		rows->v = nv;
+		rows->cap = cap;
+	}
 	nv[rows->n] = *r;
 	if (r->name != NULL && (nv[rows->n].name = strdup(r->name)) == NULL)
 		return 1;
@@ -298,7 +303,7 @@ ctl_rows(struct ctl *c, struct row_vec *rows)
 	int rc;
 
 	rows->v = NULL;
-	rows->n = 0;
+	rows->n = rows->cap = 0;
 	if (geteuid() != c->paths.trusted_uid)
 		return index_rows(c, rows);
 	rc = subid_store_open_ro(&st, c->cfg.db_path, c->paths.trusted_uid, &c->log);
@@ -324,7 +329,7 @@ ctl_rows_free(struct row_vec *rows)
 		free((char *)rows->v[i].name);
 	free(rows->v);
 	rows->v = NULL;
-	rows->n = 0;
+	rows->n = rows->cap = 0;
 }
 
 /* show: uid's lines of /etc/subuid and /etc/subgid (by name or by decimal uid), source "files". */

@@ -21,7 +21,7 @@ struct ctl {
 /* Every stored range, in owner/kind order (names copied). */
 struct row_vec {
 	struct subid_row *v;
-	size_t n;
+	size_t n, cap;
 };
 
 /* Read the whole store; a store not created yet is empty.  0, or -1 (logged). */
