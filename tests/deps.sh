@@ -11,7 +11,7 @@ test_pkgs="libcmocka-dev libpam-wrapper libpamtest0-dev libnss-wrapper
   clang valgrind binutils slapd ldap-utils openssl
   sssd-ldap libnss-sss sssd-tools man-db groff-base
   dpkg-dev debhelper lintian"
-bench_pkgs="hyperfine time valgrind"
+bench_pkgs="hyperfine time valgrind libnss-db"
 
 case "${1:-build}" in
 	build) pkgs=$build_pkgs ;;
