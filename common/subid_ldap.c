@@ -407,38 +407,58 @@ base_suffix(struct conn *c)
 /*
  * The DN of the account with this uidNumber under ldap_user_base (default:
  * the directory's suffix that holds ldap_base): the entries' owner
- * attribute.  NULL when the owner is not in this directory (a local or
- * another directory's user).
+ * attribute.  OK with *dn set; 1 when the owner is not in this directory (a
+ * local or another directory's user); an error (logged) when the directory
+ * did not answer or holds two accounts with this uidNumber.  A failure is
+ * never "no such owner": that would read as "no entry" and free a range
+ * the directory still gives.
  */
-static char *
-owner_dn(struct conn *c, uid_t uid)
+static int
+owner_dn(struct conn *c, uid_t uid, char **dn)
 {
 	char *attrs[] = { "1.1", NULL };
-	char filter[96], *dn = NULL, *suffix = NULL;
+	char filter[96], *suffix = NULL, *d;
 	const char *base = c->cfg->ldap.user_base;
 	LDAPMessage *res = NULL, *e;
 	int rc;
 
-	if (base == NULL && (base = suffix = base_suffix(c)) == NULL)
-		return NULL;
+	*dn = NULL;
+	if (base == NULL && (base = suffix = base_suffix(c)) == NULL) {
+		subid_log(c->log, LOG_ERR, "ldap error uid=%u reason=\"cannot tell the directory's suffix to look "
+			  "the owner up under; set ldap_user_base\"", (unsigned)uid);
+		return SUBID_LDAP_ERR;
+	}
 	snprintf(filter, sizeof(filter), "(&(objectClass=posixAccount)(uidNumber=%u))", (unsigned)uid);
 	if (!budget(c, "search")) {
 		free(suffix);
-		return NULL;
+		return SUBID_LDAP_DOWN;
 	}
 	rc = ldap_search_ext_s(c->ld, base, LDAP_SCOPE_SUBTREE, filter, attrs, 0, NULL, NULL, &c->tv, 2, &res);
 	free(suffix);
-	if ((rc == LDAP_SUCCESS || rc == LDAP_SIZELIMIT_EXCEEDED) && ldap_count_entries(c->ld, res) == 1 &&
-	    (e = ldap_first_entry(c->ld, res)) != NULL) {
-		char *d = ldap_get_dn(c->ld, e);
-
-		if (d != NULL) {
-			dn = strdup(d);
-			ldap_memfree(d);
-		}
+	if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED) {
+		ldap_msgfree(res);
+		return ldap_fail(c, "search", rc);
 	}
+	e = ldap_first_entry(c->ld, res);
+	if (e == NULL) {
+		ldap_msgfree(res);
+		return 1;
+	}
+	if (rc == LDAP_SIZELIMIT_EXCEEDED || ldap_next_entry(c->ld, e) != NULL) {
+		subid_log(c->log, LOG_ERR, "ldap refused uid=%u reason=\"two accounts with this uidNumber in the "
+			  "directory\"", (unsigned)uid);
+		ldap_msgfree(res);
+		return SUBID_LDAP_ERR;
+	}
+	d = ldap_get_dn(c->ld, e);
+	*dn = d != NULL ? strdup(d) : NULL;
+	ldap_memfree(d);
 	ldap_msgfree(res);
-	return dn;
+	if (*dn == NULL) {
+		subid_log(c->log, LOG_CRIT, "out of memory");
+		return SUBID_LDAP_ERR;
+	}
+	return SUBID_LDAP_OK;
 }
 
 /*
@@ -463,8 +483,9 @@ find_owner(struct conn *c, uid_t uid, char **odn, struct subid_grant *ur, struct
 	} else {
 		struct berval dnv, esc = { 0, NULL };
 
-		if (*odn == NULL && (*odn = owner_dn(c, uid)) == NULL)
-			return 1;	/* the owner is not in the directory, so neither is his entry */
+		/* 1: the owner is not in the directory, so neither is his entry */
+		if (*odn == NULL && (rc = owner_dn(c, uid, odn)) != SUBID_LDAP_OK)
+			return rc;
 		dnv.bv_val = *odn;
 		dnv.bv_len = strlen(*odn);
 		if (ldap_bv2escaped_filter_value(&dnv, &esc) != 0)
@@ -916,16 +937,23 @@ add_owner(struct conn *c, uid_t uid, const char *name, const char *odn, uint64_t
 static void
 refresh_owner(struct conn *c, const char *edn, uid_t uid, const char *name)
 {
-	char *odn = owner_dn(c, uid);
+	char *odn;
+	/* a failed lookup must not read as "no DN": that would delete the owner attribute */
+	int rc = owner_dn(c, uid, &odn);
 	char *nm[] = { (char *)name, NULL }, *ow[] = { odn, NULL };
 	LDAPMod m_nm = { LDAP_MOD_REPLACE, "uid", { .modv_strvals = nm } };
 	/* replace with no value deletes: an owner no longer in this directory has no DN */
 	LDAPMod m_ow = { LDAP_MOD_REPLACE, (char *)c->m->owner, { .modv_strvals = odn != NULL ? ow : NULL } };
 	LDAPMod *mods[] = { &m_nm, &m_ow, NULL };
 	char safe[SUBID_LOG_STR_MAX];
-	int rc = budget(c, "modify") ? ldap_modify_ext_s(c->ld, edn, mods, NULL, NULL) : LDAP_TIMEOUT;
 
 	subid_log_str(name, safe, sizeof(safe));
+	if (rc < 0) {
+		subid_log(c->log, LOG_WARNING, "ldap warning uid=%u user=%s reason=\"cannot look the owner's DN "
+			  "up; the entry is left as it is\"", (unsigned)uid, safe);
+		return;
+	}
+	rc = budget(c, "modify") ? ldap_modify_ext_s(c->ld, edn, mods, NULL, NULL) : LDAP_TIMEOUT;
 	if (rc == LDAP_SUCCESS)
 		subid_log(c->log, LOG_NOTICE, "ldap renamed uid=%u user=%s reason=\"entry now names the owner's "
 			  "current name and DN\"", (unsigned)uid, safe);
@@ -1019,8 +1047,8 @@ subid_ldap_ensure(const struct subid_config *cfg, uid_t uid, const char *name,
 		refresh_owner(&c, edn, uid, name);
 	if (rc <= 0)
 		goto out;
-	if (odn == NULL)
-		odn = owner_dn(&c, uid);
+	if (odn == NULL && (rc = owner_dn(&c, uid, &odn)) < 0)
+		goto out;
 	if (odn == NULL && !c.m->by_uidnumber) {
 		subid_log(log, LOG_ERR, "ldap refused uid=%u map=%s reason=\"the owner is not in the directory "
 			  "(no posixAccount with this uidNumber), and %s needs the owner's DN\"", (unsigned)uid,

@@ -1185,15 +1185,11 @@ test_freeipa_owner_not_in_directory(void **state)
 	assert_int_equal(writes(), 0);
 }
 
-#ifdef SUBID_TEST_KNOWN_BUGS
 /*
- * Known bug (reported, not fixed here; build with -DSUBID_TEST_KNOWN_BUGS
- * to see it fail): with the freeipa map, a directory that fails while the
- * owner's DN is looked up (owner_dn() swallows the error) reads as "this
- * owner has no entry": lookup and release return 1 instead of DOWN (so a
- * release goes on to free the replica's rows while the directory may still
- * hold the entry), and ensure says "the owner is not in the directory"
- * (ERR) where DOWN would have let the replica serve the login.
+ * With the freeipa map, a directory that fails while the owner's DN is
+ * looked up is DOWN, never "this owner has no entry": that would let a
+ * release free the replica's rows while the directory still holds the
+ * entry, and make ensure refuse a login the replica can serve.
  */
 static void
 test_freeipa_down_during_owner_search(void **state)
@@ -1213,7 +1209,43 @@ test_freeipa_down_during_owner_search(void **state)
 	fl.fail.skip = 1;
 	expect_ensure_rc(x, 5001, "alice", SUBID_LDAP_DOWN);
 }
-#endif
+
+/* Two accounts with one uidNumber: whose DN is the owner's?  Neither (refused, logged). */
+static void
+test_freeipa_two_accounts_one_uid(void **state)
+{
+	struct lfx *x = *state;
+	struct subid_grant ur, gr;
+
+	load_cfg(x, "ldap_attr_map = freeipa\n");
+	fl_add_account("mallory", 5001);
+	expect_ensure_rc(x, 5001, "alice", SUBID_LDAP_ERR);
+	assert_logged(x, "two accounts with this uidNumber");
+	assert_int_equal(lookup_t(x, 5001, &ur, &gr), SUBID_LDAP_ERR);
+	assert_int_equal(writes(), 0);
+}
+
+/*
+ * A renamed owner whose DN cannot be looked up (the directory fails after
+ * the entry was read): the entry is left as it is, its owner attribute is
+ * not deleted, and the login is served.
+ */
+static void
+test_renamed_owner_dn_lookup_fails(void **state)
+{
+	struct lfx *x = *state;
+
+	fl_add_ranges("5001", 5001, "alice", SLOT(3), COUNT, SLOT(3), COUNT);
+	fl_entry_add_value(fl_find(fl_entry_dn(5001)), "subidRangeOwner", "uid=alice," FL_PEOPLE);
+	fl.fail.op = FL_SEARCH;
+	fl.fail.skip = fl.calls[FL_SEARCH] + 2;	/* the entry and the root DSE answer */
+	fl.fail.rc = LDAP_SERVER_DOWN;
+	expect_found(x, 5001, "alice2", SLOT(3), SLOT(3));
+	assert_int_equal(fl.calls[FL_MODIFY], 0);
+	assert_value(fl_entry_dn(5001), "uid", "alice");
+	assert_value(fl_entry_dn(5001), "subidRangeOwner", "uid=alice," FL_PEOPLE);
+	assert_logged(x, "cannot look the owner's DN up");
+}
 
 int
 main(void)
@@ -1265,9 +1297,9 @@ main(void)
 		T(test_freeipa_alloc_and_find),
 		T(test_freeipa_owner_dn_escaped),
 		T(test_freeipa_owner_not_in_directory),
-#ifdef SUBID_TEST_KNOWN_BUGS
 		T(test_freeipa_down_during_owner_search),
-#endif
+		T(test_freeipa_two_accounts_one_uid),
+		T(test_renamed_owner_dn_lookup_fails),
 	};
 #undef T
 
