@@ -66,12 +66,14 @@ subid_user_lookup(const char *owner, bool by_uid, struct subid_user *out)
 	uint64_t v;
 	int rc;
 
+	memset(out, 0, sizeof(*out));
 	if (owner == NULL || owner[0] == '\0' || strnlen(owner, SUBID_NAME_MAX) >= SUBID_NAME_MAX)
 		return 1;
 	rc = lookup(owner, 0, out);
 	if (rc != 1 || !by_uid)
 		return rc;
-	if (!subid_parse_u64(owner, &v) || v >= SUBID_ID_LIMIT)
+	/* only the UID's own spelling, as for file lines: "05002" is not uid 5002 */
+	if (!subid_parse_u64(owner, &v) || v >= SUBID_ID_LIMIT || (owner[0] == '0' && owner[1] != '\0'))
 		return 1;
 	return lookup(NULL, (uid_t)v, out);
 }

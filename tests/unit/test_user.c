@@ -149,6 +149,9 @@ test_lookup_decimal_unknown_or_out_of_range(void **state)
 	assert_not_found(subid_user_lookup("+5002", true, &u), &u, 1);
 	assert_not_found(subid_user_lookup(" 5002", true, &u), &u, 1);
 	assert_not_found(subid_user_lookup("0x138a", true, &u), &u, 1);
+	/* leading zeros are not the UID's spelling (as for /etc/subuid lines) */
+	assert_not_found(subid_user_lookup("05002", true, &u), &u, 1);
+	assert_not_found(subid_user_lookup("00", true, &u), &u, 1);
 	assert_int_equal(fake_nss.pwuid_calls, 1);
 }
 
@@ -157,8 +160,8 @@ static void
 test_lookup_bad_names(void **state)
 {
 	char longname[SUBID_NAME_MAX + 1];
-	/* these early returns leave *out as it was (unlike every NSS path, which clears it) */
-	struct subid_user u = { 0, 0, NULL };
+	/* what a caller's earlier use left: every "unknown" clears it */
+	struct subid_user u = { 77, 77, (char *)"stale" };
 
 	(void)state;
 	assert_not_found(subid_user_lookup(NULL, true, &u), &u, 1);
