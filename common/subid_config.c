@@ -120,7 +120,7 @@ int
 subid_config_defaults(struct subid_config *cfg, const struct subid_logindefs *ld)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->store = SUBID_STORE_LOCAL;
+	cfg->store = SUBID_BACKEND_LOCAL;
 	cfg->range_min = SUBID_DEFAULT_RANGE_MIN;
 	cfg->range_max = SUBID_DEFAULT_RANGE_MAX;
 	cfg->range_count = SUBID_DEFAULT_RANGE_COUNT;
@@ -342,9 +342,9 @@ parse_line(struct subid_config *cfg, char *key, char *val)
 		return "empty value";
 	if (strcmp(key, "store") == 0) {
 		if (strcmp(val, "local") == 0)
-			cfg->store = SUBID_STORE_LOCAL;
+			cfg->store = SUBID_BACKEND_LOCAL;
 		else if (strcmp(val, "ldap") == 0)
-			cfg->store = SUBID_STORE_LDAP;
+			cfg->store = SUBID_BACKEND_LDAP;
 		else
 			return "unknown store (supported: local, ldap)";
 		return NULL;
@@ -480,18 +480,18 @@ subid_config_validate(const struct subid_config *cfg, const char *name, const st
 			  (unsigned long long)cfg->range_max);
 		return -1;
 	}
-	if (cfg->store == SUBID_STORE_LDAP && (cfg->ldap.uri == NULL || cfg->ldap.base == NULL)) {
+	if (cfg->store == SUBID_BACKEND_LDAP && (cfg->ldap.uri == NULL || cfg->ldap.base == NULL)) {
 		subid_log(log, LOG_ERR, "%s: config error key=store reason=\"store = ldap needs ldap_uri "
 			  "and ldap_base\"", name);
 		return -1;
 	}
-	if (cfg->store == SUBID_STORE_LDAP && cfg->ldap.tls == SUBID_LDAP_TLS_LDAPS && !all_ldaps(cfg->ldap.uri)) {
+	if (cfg->store == SUBID_BACKEND_LDAP && cfg->ldap.tls == SUBID_LDAP_TLS_LDAPS && !all_ldaps(cfg->ldap.uri)) {
 		/* an ldap:// URI would talk in clear text whatever ldap_tls says */
 		subid_log(log, LOG_ERR, "%s: config error key=ldap_tls reason=\"ldap_tls = ldaps needs every "
 			  "ldap_uri to be ldaps://\"", name);
 		return -1;
 	}
-	if (cfg->store == SUBID_STORE_LDAP && (cfg->ldap.bind_dn == NULL) != (cfg->ldap.bind_pw_file == NULL)) {
+	if (cfg->store == SUBID_BACKEND_LDAP && (cfg->ldap.bind_dn == NULL) != (cfg->ldap.bind_pw_file == NULL)) {
 		subid_log(log, LOG_ERR, "%s: config error key=ldap_bind_dn reason=\"ldap_bind_dn and "
 			  "ldap_bind_pw_file go together\"", name);
 		return -1;

@@ -29,9 +29,9 @@
 #define SUBID_CONF_MAX_LINE 4096
 #define SUBID_CONF_MAX_LIST 256
 
-enum subid_store_kind {
-	SUBID_STORE_LOCAL = 0,
-	SUBID_STORE_LDAP,	/* the directory is the authority, the local store its replica */
+enum subid_backend_kind {
+	SUBID_BACKEND_LOCAL = 0,
+	SUBID_BACKEND_LDAP,	/* the directory is the authority, the local store its replica */
 };
 
 enum subid_ldap_tls {
@@ -71,7 +71,7 @@ struct subid_strlist {
 };
 
 struct subid_config {
-	enum subid_store_kind store;
+	enum subid_backend_kind store;
 	char *db_path;		/* the writer store, root's only (its directory 0700) */
 	char *index_path;	/* the read index everyone reads; default beside db_path's directory */
 	uint64_t range_min;	/* pool start, inclusive */

@@ -76,9 +76,9 @@ holder_overlap(const struct holders *h, int kind, uint64_t start, uint64_t count
 	if (h->st != NULL)
 		return subid_store_overlap(h->st, kind, start, count, except, uid, range);
 	if (h->ix == NULL)
-		return SUBID_STORE_NOTFOUND;
+		return SUBID_NONE;
 	rc = subid_index_overlap(h->ix, kind, start, count, except, uid, range);
-	return rc == SUBID_INDEX_OK ? SUBID_STORE_OK : rc == SUBID_INDEX_NOTFOUND ? SUBID_STORE_NOTFOUND : SUBID_STORE_ERR;
+	return rc == SUBID_OK ? SUBID_OK : rc == SUBID_NONE ? SUBID_NONE : SUBID_ERR;
 }
 
 /*
@@ -96,9 +96,9 @@ line_is_owners(const struct holders *h, const struct subid_file_entry *e, const 
 		return 0;
 	/* an owner NSS does not know matches every store owner: uid -1 is nobody's */
 	rc = holder_overlap(h, 0, e->start, e->count, has_uid ? uid : (uid_t)-1, NULL, NULL);
-	if (rc == SUBID_STORE_ERR)
+	if (rc == SUBID_ERR)
 		return -1;
-	return rc == SUBID_STORE_NOTFOUND;
+	return rc == SUBID_NONE;
 }
 
 /* Does f hold a line that is u's own?  1 yes, 0 no, -1 error. */
@@ -192,9 +192,9 @@ rehome_stale_lines(struct subid_store *st, const struct subid_paths *paths, cons
 			if (!line_names(e, u->name, true, u->uid))
 				continue;
 			rc = subid_store_overlap(st, k[i].kind, e->start, e->count, u->uid, &other, &g);
-			if (rc == SUBID_STORE_ERR)
+			if (rc == SUBID_ERR)
 				return -1;
-			if (rc != SUBID_STORE_OK || g.start != e->start || g.count != e->count)
+			if (rc != SUBID_OK || g.start != e->start || g.count != e->count)
 				continue;
 			rc = subid_user_lookup_uid(other, &v);
 			if (rc < 0)
@@ -292,9 +292,9 @@ directory_ranges_ok(const struct subid_config *cfg, const struct holders *h, con
 		if (why[0] != '\0' || h == NULL)
 			continue;
 		rc = holder_overlap(h, 0, g[k]->start, g[k]->count, u->uid, &other, NULL);
-		if (rc == SUBID_STORE_ERR)
+		if (rc == SUBID_ERR)
 			return -1;
-		if (rc == SUBID_STORE_OK)
+		if (rc == SUBID_OK)
 			snprintf(why, sizeof(why), "overlaps uid %u's ranges in the local replica", (unsigned)other);
 	}
 	if (why[0] == '\0')
@@ -332,20 +332,20 @@ settle_replica_conflict(const struct subid_config *cfg, const struct subid_paths
 	struct subid_grant vur, vgr;
 	int rc = subid_ldap_lookup(cfg, other, &vur, &vgr, log);
 
-	if (rc == SUBID_LDAP_OK && !grants_overlap(&vur, ur) && !grants_overlap(&vur, gr) &&
+	if (rc == SUBID_OK && !grants_overlap(&vur, ur) && !grants_overlap(&vur, gr) &&
 	    !grants_overlap(&vgr, ur) && !grants_overlap(&vgr, gr))
 		rc = 1;		/* the other owner's entry is elsewhere now */
 	if (rc != 1) {
 		subid_log(log, LOG_ERR, "ldap refused uid=%u subuid=%" PRIu64 "+%" PRIu64 " subgid=%" PRIu64 "+%" PRIu64
 			  " reason=\"the directory's entry overlaps uid %u's ranges in the local replica, %s\"",
 			  (unsigned)u->uid, ur->start, ur->count, gr->start, gr->count, (unsigned)other,
-			  rc == SUBID_LDAP_OK ? "which the directory still gives to that owner" : "and the directory "
+			  rc == SUBID_OK ? "which the directory still gives to that owner" : "and the directory "
 			  "could not confirm that they are free");
 		return 1;
 	}
 	if (cfg->mirror_files && unmirror_owner(st, paths, other, log) != 0)
 		return -1;
-	if (subid_store_release(st, other) == SUBID_STORE_ERR)
+	if (subid_store_release(st, other) == SUBID_ERR)
 		return -1;
 	subid_log(log, LOG_NOTICE, "replica dropped uid=%u reason=\"the directory no longer gives it these IDs; "
 		  "they are uid %u's now\"", (unsigned)other, (unsigned)u->uid);
@@ -369,24 +369,24 @@ ensure_ldap(const struct subid_config *cfg, const struct subid_paths *paths, str
 	int rc;
 
 	rc = subid_ldap_ensure(cfg, u->uid, u->name, taken, ntaken, ur, gr, granted, log);
-	if (rc == SUBID_LDAP_OK) {
+	if (rc == SUBID_OK) {
 		/* the replica's rows of other owners are settled one by one below */
-		rc = directory_ranges_ok(cfg, NULL, u, fu, fg, ur, gr, log) == 0 ? SUBID_STORE_CONFLICT : -1;
-		for (int tries = 0; rc == SUBID_STORE_CONFLICT; tries++) {
+		rc = directory_ranges_ok(cfg, NULL, u, fu, fg, ur, gr, log) == 0 ? SUBID_CONFLICT : -1;
+		for (int tries = 0; rc == SUBID_CONFLICT; tries++) {
 			rc = subid_store_put(st, u->uid, u->name, ur, gr, &changed, &other);
-			if (rc != SUBID_STORE_CONFLICT)
+			if (rc != SUBID_CONFLICT)
 				break;
 			/* each try drops one stale owner; more than a few is no stale replica */
 			if (tries == 4 || settle_replica_conflict(cfg, paths, st, u, other, ur, gr, log) != 0)
 				rc = -1;
 		}
-		if (rc != SUBID_STORE_OK)
+		if (rc != SUBID_OK)
 			*granted = false;
-		return rc == SUBID_STORE_OK ? 0 : -1;
+		return rc == SUBID_OK ? 0 : -1;
 	}
 	*granted = false;
-	if (rc == SUBID_LDAP_DOWN && subid_store_get(st, u->uid, SUBID_KIND_UID, ur) == SUBID_STORE_OK &&
-	    subid_store_get(st, u->uid, SUBID_KIND_GID, gr) == SUBID_STORE_OK) {
+	if (rc == SUBID_DOWN && subid_store_get(st, u->uid, SUBID_KIND_UID, ur) == SUBID_OK &&
+	    subid_store_get(st, u->uid, SUBID_KIND_GID, gr) == SUBID_OK) {
 		subid_log(log, LOG_WARNING, "replica user=%s uid=%u reason=\"directory unreachable; "
 			  "ranges served from the local replica\"", safe, (unsigned)u->uid);
 		return 0;
@@ -407,11 +407,11 @@ index_has_owner(const struct subid_config *cfg, const struct subid_paths *paths,
 	struct subid_index_owner o;
 	int rc;
 
-	if (subid_index_open(&ix, cfg->index_path, paths->trusted_uid, log) != SUBID_INDEX_OK)
+	if (subid_index_open(&ix, cfg->index_path, paths->trusted_uid, log) != SUBID_OK)
 		return 0;
 	rc = subid_index_owner(ix, u->uid, &o);
 	subid_index_close(ix);
-	if (rc != SUBID_INDEX_OK || o.r[0].count == 0 || o.r[1].count == 0)
+	if (rc != SUBID_OK || o.r[0].count == 0 || o.r[1].count == 0)
 		return 0;
 	*ur = o.r[0];
 	*gr = o.r[1];
@@ -484,7 +484,7 @@ allocate:
 	 * no write, no SQLite).  With the mirror, the writer path also makes
 	 * sure his lines are in the files (deleted by hand, renamed owner).
 	 */
-	if (cfg->store == SUBID_STORE_LOCAL && !cfg->mirror_files) {
+	if (cfg->store == SUBID_BACKEND_LOCAL && !cfg->mirror_files) {
 		rc = index_has_owner(cfg, paths, &u, uid_range, gid_range, log);
 		if (rc == 1) {
 			subid_log(log, LOG_DEBUG, "user=%s uid=%u has ranges in %s", safe, (unsigned)u.uid, cfg->index_path);
@@ -492,7 +492,7 @@ allocate:
 			goto out;
 		}
 	}
-	if (subid_store_open_rw(&st, cfg->db_path, cfg->index_path, paths->trusted_uid, log) != SUBID_STORE_OK)
+	if (subid_store_open_rw(&st, cfg->db_path, cfg->index_path, paths->trusted_uid, log) != SUBID_OK)
 		goto out;
 	/* every /etc/subuid and /etc/subgid line is taken, whatever "files" says */
 	if (subid_file_load(paths->subuid, &fu, log) != 0 || subid_file_load(paths->subgid, &fg, log) != 0)
@@ -505,9 +505,9 @@ allocate:
 	 * owner the store does not know: useradd's, the admin's).
 	 */
 	rc = subid_store_get(st, u.uid, SUBID_KIND_UID, &have);
-	if (rc == SUBID_STORE_ERR)
+	if (rc == SUBID_ERR)
 		goto out;
-	if (rc == SUBID_STORE_NOTFOUND && cfg->files) {
+	if (rc == SUBID_NONE && cfg->files) {
 		struct holders h = { st, NULL };
 		int hu = file_has_own_line(&h, &fu, &u), hg = hu == 1 ? file_has_own_line(&h, &fg, &u) : 0;
 
@@ -527,15 +527,15 @@ allocate:
 		goto out;
 	}
 	/* the name the mirrored lines were written under, before this login records the current one */
-	if (cfg->mirror_files && subid_store_name(st, u.uid, &old_name) == SUBID_STORE_ERR)
+	if (cfg->mirror_files && subid_store_name(st, u.uid, &old_name) == SUBID_ERR)
 		goto out;
-	if (cfg->store == SUBID_STORE_LDAP) {
+	if (cfg->store == SUBID_BACKEND_LDAP) {
 		if (ensure_ldap(cfg, paths, st, &u, safe, &fu, &fg, taken, ntaken, uid_range, gid_range, &granted, log) != 0)
 			goto out;
 	} else {
 		subid_core_pool(cfg, &pool);
 		rc = subid_store_ensure(st, u.uid, u.name, &pool, taken, ntaken, uid_range, gid_range, &granted);
-		if (rc != SUBID_STORE_OK)
+		if (rc != SUBID_OK)
 			goto out;
 	}
 	if (granted) {
@@ -573,7 +573,7 @@ unmirror_owner(struct subid_store *st, const struct subid_paths *paths, uid_t ui
 	size_t nn = 0;
 	int rc;
 
-	if (subid_store_name(st, uid, &stored) == SUBID_STORE_ERR)
+	if (subid_store_name(st, uid, &stored) == SUBID_ERR)
 		return -1;
 	rc = subid_user_lookup_uid(uid, &u);
 	if (rc < 0) {
@@ -588,9 +588,9 @@ unmirror_owner(struct subid_store *st, const struct subid_paths *paths, uid_t ui
 	for (int kind = SUBID_KIND_UID; kind <= SUBID_KIND_GID && rc == 0; kind++) {
 		int got = subid_store_get(st, uid, kind, &g);
 
-		if (got == SUBID_STORE_ERR)
+		if (got == SUBID_ERR)
 			rc = -1;
-		for (size_t i = 0; got == SUBID_STORE_OK && i < nn && rc == 0; i++)
+		for (size_t i = 0; got == SUBID_OK && i < nn && rc == 0; i++)
 			if (subid_mirror_remove(kind == SUBID_KIND_UID ? paths->subuid : paths->subgid, names[i],
 						g.start, g.count, log) != 0)
 				rc = -1;
@@ -634,19 +634,19 @@ subid_core_release_many(const struct subid_config *cfg, const struct subid_paths
 		return -1;
 	}
 	/* the authority first: a range the directory still gives must not be freed locally */
-	for (size_t i = 0; i < n && cfg->store == SUBID_STORE_LDAP; i++) {
+	for (size_t i = 0; i < n && cfg->store == SUBID_BACKEND_LDAP; i++) {
 		rc = subid_ldap_release(cfg, uids[i], log);
 		if (rc < 0)
 			goto out;
-		in_dir[i] = rc == SUBID_LDAP_OK;
+		in_dir[i] = rc == SUBID_OK;
 	}
-	if (subid_store_open_rw(&st, cfg->db_path, cfg->index_path, paths->trusted_uid, log) != SUBID_STORE_OK)
+	if (subid_store_open_rw(&st, cfg->db_path, cfg->index_path, paths->trusted_uid, log) != SUBID_OK)
 		goto out;
 	for (size_t i = 0; i < n && cfg->mirror_files; i++)
 		if (unmirror_owner(st, paths, uids[i], log) != 0)
 			goto out;
 	/* one transaction and one published index for all of them */
-	if (subid_store_release_many(st, uids, n, &local, held) != SUBID_STORE_OK)
+	if (subid_store_release_many(st, uids, n, &local, held) != SUBID_OK)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		if (!in_dir[i] && !held[i])
@@ -655,7 +655,7 @@ subid_core_release_many(const struct subid_config *cfg, const struct subid_paths
 		if (each != NULL)
 			each[i] = true;
 		subid_log(log, LOG_NOTICE, "released uid=%u store=%s", (unsigned)uids[i],
-			  cfg->store == SUBID_STORE_LDAP ? "ldap" : "local");
+			  cfg->store == SUBID_BACKEND_LDAP ? "ldap" : "local");
 	}
 	ret = 0;
 out:
@@ -716,9 +716,9 @@ lookup_directory(const struct subid_config *cfg, const struct subid_paths *paths
 	struct subid_grant ur, gr;
 	int rc = subid_ldap_lookup(cfg, u->uid, &ur, &gr, log);
 
-	if (rc == 1)
+	if (rc == SUBID_NONE)
 		return 1;
-	if (rc != SUBID_LDAP_OK)
+	if (rc != SUBID_OK)
 		return -1;
 	if (subid_file_load(paths->subuid, &fu, log) != 0 || subid_file_load(paths->subgid, &fg, log) != 0)
 		rc = -1;
@@ -792,19 +792,19 @@ collect(const struct subid_paths *paths, const struct subid_log *log, const char
 	}
 	/* the published index only: never the writer's database, never a lock */
 	rc = subid_index_open(&ix, cfg.index_path, paths->trusted_uid, log);
-	if (rc == SUBID_INDEX_ERR)
+	if (rc == SUBID_ERR)
 		goto out;
 	h.ix = ix;
 	if (has_uid && ix != NULL) {
 		rc = subid_index_get(ix, u.uid, to_kind(type), &g);
-		if (rc == SUBID_INDEX_ERR) {
+		if (rc == SUBID_ERR) {
 			subid_log(log, LOG_ERR, "index refused path=%s reason=\"malformed record\"", cfg.index_path);
 			goto out;
 		}
-		if (rc == SUBID_INDEX_OK && vec_add(r, g.start, g.count) != 0)
+		if (rc == SUBID_OK && vec_add(r, g.start, g.count) != 0)
 			goto oom;
 	}
-	if (known && r->n == 0 && cfg.store == SUBID_STORE_LDAP && cfg.ldap.lookup_on_miss) {
+	if (known && r->n == 0 && cfg.store == SUBID_BACKEND_LDAP && cfg.ldap.lookup_on_miss) {
 		rc = lookup_directory(&cfg, paths, &h, &u, type, &g, log);
 		dir_failed = rc < 0;
 		if (rc == 0 && vec_add(r, g.start, g.count) != 0)
@@ -952,16 +952,16 @@ subid_core_owners(const struct subid_paths *paths, const struct subid_log *log, 
 		goto out;
 	}
 	rc = subid_index_open(&ix, cfg.index_path, paths->trusted_uid, log);
-	if (rc == SUBID_INDEX_ERR)
+	if (rc == SUBID_ERR)
 		goto out;
 	h.ix = ix;
 	if (ix != NULL) {
 		rc = subid_index_owner_of(ix, to_kind(type), id, &uid);
-		if (rc == SUBID_INDEX_ERR) {
+		if (rc == SUBID_ERR) {
 			subid_log(log, LOG_ERR, "index refused path=%s reason=\"malformed record\"", cfg.index_path);
 			goto out;
 		}
-		if (rc == SUBID_INDEX_OK && uid_add(&v, &n, uid) != 0)
+		if (rc == SUBID_OK && uid_add(&v, &n, uid) != 0)
 			goto oom;
 	}
 	if (cfg.files) {

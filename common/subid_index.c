@@ -186,15 +186,15 @@ subid_index_from_buffer(struct subid_index **out, const void *buf, size_t len)
 
 	*out = NULL;
 	if (ix == NULL)
-		return SUBID_INDEX_ERR;
+		return SUBID_ERR;
 	ix->base = buf;
 	ix->len = len;
 	if (buf == NULL || check_header(ix) != 0) {
 		free(ix);
-		return SUBID_INDEX_ERR;
+		return SUBID_ERR;
 	}
 	*out = ix;
-	return SUBID_INDEX_OK;
+	return SUBID_OK;
 }
 
 int
@@ -208,16 +208,16 @@ subid_index_open(struct subid_index **out, const char *path, uid_t owner_uid, co
 	*out = NULL;
 	rc = subid_dir_trusted(path, owner_uid);
 	if (rc == 1)
-		return SUBID_INDEX_NOTFOUND;
+		return SUBID_NONE;
 	if (rc != 0) {
 		subid_log(log, LOG_ERR, "index refused path=%s reason=\"a directory above it can be changed by "
 			  "users other than root\"", path);
-		return SUBID_INDEX_ERR;
+		return SUBID_ERR;
 	}
 	fd = subid_open_trusted(path, owner_uid);
 	if (fd < 0) {
 		if (errno == ENOENT)
-			return SUBID_INDEX_NOTFOUND;
+			return SUBID_NONE;
 		if (errno == EPERM)
 			subid_log(log, LOG_ERR, "index refused path=%s reason=\"not a regular file owned by uid %u, "
 				  "or writable by group/others\"", path, (unsigned)owner_uid);
@@ -225,29 +225,29 @@ subid_index_open(struct subid_index **out, const char *path, uid_t owner_uid, co
 			subid_log(log, LOG_ERR, "index refused path=%s reason=\"symbolic link\"", path);
 		else
 			subid_log(log, LOG_ERR, "index error path=%s reason=\"cannot open: %m\"", path);
-		return SUBID_INDEX_ERR;
+		return SUBID_ERR;
 	}
 	if (fstat(fd, &st) != 0 || st.st_size < (off_t)sizeof(struct ix_header) ||
 	    (uint64_t)st.st_size > sizeof(struct ix_header) + IX_MAX_OWNERS * 96) {
 		close(fd);
 		subid_log(log, LOG_ERR, "index refused path=%s reason=\"malformed (size)\"", path);
-		return SUBID_INDEX_ERR;
+		return SUBID_ERR;
 	}
 	/* the file is replaced by rename, never changed in place: a private read-only map is a snapshot */
 	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
 	if (p == MAP_FAILED) {
 		subid_log(log, LOG_ERR, "index error path=%s reason=\"cannot map: %m\"", path);
-		return SUBID_INDEX_ERR;
+		return SUBID_ERR;
 	}
-	if (subid_index_from_buffer(&ix, p, (size_t)st.st_size) != SUBID_INDEX_OK) {
+	if (subid_index_from_buffer(&ix, p, (size_t)st.st_size) != SUBID_OK) {
 		munmap(p, (size_t)st.st_size);
 		subid_log(log, LOG_ERR, "index refused path=%s reason=\"malformed (header)\"", path);
-		return SUBID_INDEX_ERR;
+		return SUBID_ERR;
 	}
 	ix->mapped = true;
 	*out = ix;
-	return SUBID_INDEX_OK;
+	return SUBID_OK;
 }
 
 void
@@ -290,7 +290,7 @@ find_owner(const struct subid_index *ix, uint32_t uid, uint64_t *pos, bool *foun
 		uint32_t k = owner_uid_at(ix, m);
 
 		if ((have_lo && k <= lo_key) || (have_hi && k >= hi_key))
-			return SUBID_INDEX_ERR;
+			return SUBID_ERR;
 		if (k < uid) {
 			lo = m + 1;
 			lo_key = k;
@@ -302,11 +302,11 @@ find_owner(const struct subid_index *ix, uint32_t uid, uint64_t *pos, bool *foun
 		} else {
 			*pos = m;
 			*found = true;
-			return SUBID_INDEX_OK;
+			return SUBID_OK;
 		}
 	}
 	*pos = lo;
-	return SUBID_INDEX_OK;
+	return SUBID_OK;
 }
 
 /* Number of spans of kind whose start is below key (binary search, order checked). */
@@ -321,7 +321,7 @@ spans_below(const struct subid_index *ix, int kind, uint64_t key, uint64_t *pos)
 		uint64_t k = span_start_at(ix, kind, m);
 
 		if ((have_lo && k <= lo_key) || (have_hi && k >= hi_key))
-			return SUBID_INDEX_ERR;
+			return SUBID_ERR;
 		if (k < key) {
 			lo = m + 1;
 			lo_key = k;
@@ -333,7 +333,7 @@ spans_below(const struct subid_index *ix, int kind, uint64_t key, uint64_t *pos)
 		}
 	}
 	*pos = lo;
-	return SUBID_INDEX_OK;
+	return SUBID_OK;
 }
 
 static void
@@ -352,15 +352,15 @@ subid_index_owner(const struct subid_index *ix, uid_t uid, struct subid_index_ow
 	uint64_t pos;
 	bool found;
 
-	if (find_owner(ix, (uint32_t)uid, &pos, &found) != SUBID_INDEX_OK)
-		return SUBID_INDEX_ERR;
+	if (find_owner(ix, (uint32_t)uid, &pos, &found) != SUBID_OK)
+		return SUBID_ERR;
 	if (!found)
-		return SUBID_INDEX_NOTFOUND;
+		return SUBID_NONE;
 	read_owner(ix, pos, &o);
 	if (!owner_valid(&o) || o.uid != uid)
-		return SUBID_INDEX_ERR;
+		return SUBID_ERR;
 	to_owner(&o, out);
-	return SUBID_INDEX_OK;
+	return SUBID_OK;
 }
 
 int
@@ -370,14 +370,14 @@ subid_index_get(const struct subid_index *ix, uid_t uid, int kind, struct subid_
 	int rc;
 
 	if (kind != 1 && kind != 2)
-		return SUBID_INDEX_ERR;
+		return SUBID_ERR;
 	rc = subid_index_owner(ix, uid, &o);
-	if (rc != SUBID_INDEX_OK)
+	if (rc != SUBID_OK)
 		return rc;
 	if (o.r[kind - 1].count == 0)
-		return SUBID_INDEX_NOTFOUND;
+		return SUBID_NONE;
 	*out = o.r[kind - 1];
-	return SUBID_INDEX_OK;
+	return SUBID_OK;
 }
 
 int
@@ -386,17 +386,17 @@ subid_index_owner_at(const struct subid_index *ix, size_t i, struct subid_index_
 	struct ix_owner o, prev;
 
 	if ((uint64_t)i >= ix->h.n)
-		return SUBID_INDEX_ERR;
+		return SUBID_ERR;
 	read_owner(ix, i, &o);
 	if (!owner_valid(&o))
-		return SUBID_INDEX_ERR;
+		return SUBID_ERR;
 	if (i > 0) {
 		read_owner(ix, i - 1, &prev);
 		if (prev.uid >= o.uid)
-			return SUBID_INDEX_ERR;
+			return SUBID_ERR;
 	}
 	to_owner(&o, out);
-	return SUBID_INDEX_OK;
+	return SUBID_OK;
 }
 
 int
@@ -406,20 +406,20 @@ subid_index_owner_of(const struct subid_index *ix, int kind, uint64_t id, uid_t 
 	uint64_t pos;
 
 	if (kind != 1 && kind != 2)
-		return SUBID_INDEX_ERR;
+		return SUBID_ERR;
 	if (id >= SUBID_ID_LIMIT)
-		return SUBID_INDEX_NOTFOUND;
-	if (spans_below(ix, kind, id + 1, &pos) != SUBID_INDEX_OK)
-		return SUBID_INDEX_ERR;
+		return SUBID_NONE;
+	if (spans_below(ix, kind, id + 1, &pos) != SUBID_OK)
+		return SUBID_ERR;
 	if (pos == 0)
-		return SUBID_INDEX_NOTFOUND;
+		return SUBID_NONE;
 	read_span(ix, kind, pos - 1, &s);
 	if (!span_valid(&s, kind) || s.start > id)
-		return SUBID_INDEX_ERR;
+		return SUBID_ERR;
 	if (id - s.start >= s.count)
-		return SUBID_INDEX_NOTFOUND;
+		return SUBID_NONE;
 	*uid = (uid_t)s.uid;
-	return SUBID_INDEX_OK;
+	return SUBID_OK;
 }
 
 static int
@@ -428,15 +428,15 @@ overlap_kind(const struct subid_index *ix, int kind, uint64_t start, uint64_t en
 {
 	uint64_t pos, next_start = UINT64_MAX;
 
-	if (spans_below(ix, kind, end, &pos) != SUBID_INDEX_OK)
-		return SUBID_INDEX_ERR;
+	if (spans_below(ix, kind, end, &pos) != SUBID_OK)
+		return SUBID_ERR;
 	/* spans of one kind never overlap, so their ends ascend too: walk back while they reach start */
 	while (pos > 0) {
 		struct ix_span s;
 
 		read_span(ix, kind, --pos, &s);
 		if (!span_valid(&s, kind) || s.start + s.count > next_start)
-			return SUBID_INDEX_ERR;
+			return SUBID_ERR;
 		if (s.start + s.count <= start)
 			break;
 		if ((uid_t)s.uid != except) {
@@ -444,11 +444,11 @@ overlap_kind(const struct subid_index *ix, int kind, uint64_t start, uint64_t en
 				*uid = (uid_t)s.uid;
 			if (range != NULL)
 				*range = (struct subid_grant){ s.start, s.count };
-			return SUBID_INDEX_OK;
+			return SUBID_OK;
 		}
 		next_start = s.start;
 	}
-	return SUBID_INDEX_NOTFOUND;
+	return SUBID_NONE;
 }
 
 int
@@ -456,19 +456,19 @@ subid_index_overlap(const struct subid_index *ix, int kind, uint64_t start, uint
 		    uid_t *uid, struct subid_grant *range)
 {
 	if (kind < 0 || kind > 2)
-		return SUBID_INDEX_ERR;
+		return SUBID_ERR;
 	if (count == 0 || start >= SUBID_ID_LIMIT || count > SUBID_ID_LIMIT - start)
-		return SUBID_INDEX_NOTFOUND;
+		return SUBID_NONE;
 	for (int k = 1; k <= 2; k++) {
 		int rc;
 
 		if (kind != 0 && kind != k)
 			continue;
 		rc = overlap_kind(ix, k, start, start + count, except, uid, range);
-		if (rc != SUBID_INDEX_NOTFOUND)
+		if (rc != SUBID_NONE)
 			return rc;
 	}
-	return SUBID_INDEX_NOTFOUND;
+	return SUBID_NONE;
 }
 
 int
@@ -476,7 +476,7 @@ subid_index_verify(const struct subid_index *ix, char *why, size_t whylen)
 {
 	uint64_t nk[3] = { 0, 0, 0 };
 
-#define BAD(...) do { snprintf(why, whylen, __VA_ARGS__); return SUBID_INDEX_ERR; } while (0)
+#define BAD(...) do { snprintf(why, whylen, __VA_ARGS__); return SUBID_ERR; } while (0)
 	for (uint64_t i = 0; i < ix->h.n; i++) {
 		struct ix_owner o;
 
@@ -492,7 +492,7 @@ subid_index_verify(const struct subid_index *ix, char *why, size_t whylen)
 			if (count == 0)
 				continue;
 			nk[k]++;
-			if (subid_index_owner_of(ix, k, start, &at) != SUBID_INDEX_OK || at != o.uid)
+			if (subid_index_owner_of(ix, k, start, &at) != SUBID_OK || at != o.uid)
 				BAD("uid %u's %s range has no span of its own", (unsigned)o.uid, k == 1 ? "subuid" : "subgid");
 		}
 	}
@@ -511,14 +511,14 @@ subid_index_verify(const struct subid_index *ix, char *why, size_t whylen)
 				if (p.start + p.count > s.start)
 					BAD("%s spans out of order or overlapping at %" PRIu64, k == 1 ? "subuid" : "subgid", i);
 			}
-			if (subid_index_get(ix, (uid_t)s.uid, k, &g) != SUBID_INDEX_OK || g.start != s.start ||
+			if (subid_index_get(ix, (uid_t)s.uid, k, &g) != SUBID_OK || g.start != s.start ||
 			    g.count != s.count)
 				BAD("%s span %" PRIu64 " is not uid %u's range", k == 1 ? "subuid" : "subgid", i,
 				    (unsigned)s.uid);
 		}
 	}
 #undef BAD
-	return SUBID_INDEX_OK;
+	return SUBID_OK;
 }
 
 /* ---- writing ------------------------------------------------------------------------- */
@@ -586,10 +586,10 @@ merge_spans(struct outbuf *o, const struct subid_index *old, int kind, const uin
 		uint64_t prm = n, pad = n, stop;
 
 		/* where the next removed span is, and where the next added one goes */
-		if (r < nrm && (old == NULL || spans_below(old, kind, rm[r], &prm) != SUBID_INDEX_OK ||
+		if (r < nrm && (old == NULL || spans_below(old, kind, rm[r], &prm) != SUBID_OK ||
 				prm >= n || span_start_at(old, kind, prm) != rm[r]))
 			return -1;
-		if (a < nadd && old != NULL && spans_below(old, kind, add[a].start, &pad) != SUBID_INDEX_OK)
+		if (a < nadd && old != NULL && spans_below(old, kind, add[a].start, &pad) != SUBID_OK)
 			return -1;
 		if (a < nadd && old == NULL)
 			pad = 0;
@@ -662,12 +662,12 @@ replace_file(const char *path, const void *buf, size_t len, const struct subid_l
 	    snprintf(tmp, sizeof(tmp), "%.*s/.%s.XXXXXX", (int)(slash - path), path, slash + 1) >= (int)sizeof(tmp) ||
 	    snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path) >= (int)sizeof(dir)) {
 		subid_log(log, LOG_ERR, "index error path=%s reason=\"not an absolute file path\"", path);
-		return SUBID_INDEX_ERR;
+		return SUBID_ERR;
 	}
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0) {
 		subid_log(log, LOG_ERR, "index error path=%s reason=\"cannot create a file beside it: %m\"", path);
-		return SUBID_INDEX_ERR;
+		return SUBID_ERR;
 	}
 	if (fchmod(fd, 0644) != 0)
 		goto fail;
@@ -695,13 +695,13 @@ replace_file(const char *path, const void *buf, size_t len, const struct subid_l
 			subid_log(log, LOG_WARNING, "index warning path=%s reason=\"directory not synced: %m\"", path);
 		close(dfd);
 	}
-	return SUBID_INDEX_OK;
+	return SUBID_OK;
 fail:
 	subid_log(log, LOG_ERR, "index error path=%s reason=\"cannot write %s: %m\"", path, tmp);
 	if (fd >= 0)
 		close(fd);
 	unlink(tmp);
-	return SUBID_INDEX_ERR;
+	return SUBID_ERR;
 }
 
 int
@@ -717,7 +717,7 @@ subid_index_publish(const char *path, const struct subid_index *old, const subid
 	struct ix_header h;
 	struct outbuf o = { NULL, 0, 0 };
 	uint64_t cur = 0;
-	int ret = SUBID_INDEX_ERR;
+	int ret = SUBID_ERR;
 
 	if (nch > 0) {
 		ch = malloc(nch * sizeof(*ch));
@@ -733,17 +733,17 @@ subid_index_publish(const char *path, const struct subid_index *old, const subid
 	/* what goes and what comes, per kind; and the new number of owners */
 	for (size_t i = 0; i < nch; i++) {
 		struct subid_index_owner was;
-		int rc = old != NULL ? subid_index_owner(old, ch[i].uid, &was) : SUBID_INDEX_NOTFOUND;
+		int rc = old != NULL ? subid_index_owner(old, ch[i].uid, &was) : SUBID_NONE;
 
-		if ((i > 0 && ch[i - 1].uid == ch[i].uid) || rc == SUBID_INDEX_ERR ||
+		if ((i > 0 && ch[i - 1].uid == ch[i].uid) || rc == SUBID_ERR ||
 		    !range_ok(ch[i].r[0].start, ch[i].r[0].count) || !range_ok(ch[i].r[1].start, ch[i].r[1].count))
 			goto bad;
-		if (rc == SUBID_INDEX_OK)
+		if (rc == SUBID_OK)
 			n--;
 		if (ch[i].r[0].count != 0 || ch[i].r[1].count != 0)
 			n++;
 		for (int k = 1; k <= 2; k++) {
-			if (rc == SUBID_INDEX_OK && was.r[k - 1].count != 0) {
+			if (rc == SUBID_OK && was.r[k - 1].count != 0) {
 				rm[k][nrm[k]++] = was.r[k - 1].start;
 				nk[k]--;
 			}
@@ -783,7 +783,7 @@ subid_index_publish(const char *path, const struct subid_index *old, const subid
 		uint64_t pos = 0;
 		bool found = false;
 
-		if (old != NULL && find_owner(old, (uint32_t)ch[i].uid, &pos, &found) != SUBID_INDEX_OK)
+		if (old != NULL && find_owner(old, (uint32_t)ch[i].uid, &pos, &found) != SUBID_OK)
 			goto bad;
 		if (pos < cur)
 			goto bad;

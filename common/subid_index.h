@@ -38,13 +38,8 @@
 
 #include "subid_log.h"
 #include "subid_range.h"
-#include "subid_store.h"	/* struct subid_grant */
 
-enum {
-	SUBID_INDEX_OK = 0,
-	SUBID_INDEX_NOTFOUND = 1,	/* no such owner / range; or no index file (nothing granted yet) */
-	SUBID_INDEX_ERR = -1,		/* unsafe, unreadable or malformed: logged when a log was given */
-};
+/* Functions return a subid_result: SUBID_OK, SUBID_NONE (no such owner or range; no index file: nothing granted yet) or SUBID_ERR (unsafe, unreadable or malformed: logged when a log was given). */
 
 /*
  * One owner: r[0] the subuid range, r[1] the subgid range (count 0: none);

@@ -211,7 +211,7 @@ ldap_fail(struct conn *c, const char *op, int rc)
 
 	subid_log(c->log, LOG_ERR, "ldap error uri=\"%s\" op=%s reason=\"%s\"", c->cfg->ldap.uri, op,
 		  ldap_err2string(rc));
-	return down ? SUBID_LDAP_DOWN : SUBID_LDAP_ERR;
+	return down ? SUBID_DOWN : SUBID_ERR;
 }
 
 /* The bind password: a root-owned file nobody else may read. */
@@ -274,22 +274,22 @@ connect_bind(struct conn *c, bool write)
 		if (ldap_set_option(c->ld, LDAP_OPT_X_TLS_NEWCTX, &zero) != LDAP_OPT_SUCCESS) {
 			subid_log(c->log, LOG_ERR, "ldap refused uri=\"%s\" key=ldap_ca_file path=%s reason=\"cannot set "
 				  "up TLS with this CA file\"", l->uri, l->ca_file != NULL ? l->ca_file : "(system default)");
-			return SUBID_LDAP_ERR;
+			return SUBID_ERR;
 		}
 	}
 	if (l->tls == SUBID_LDAP_TLS_STARTTLS) {
 		if (!budget(c, "starttls"))
-			return SUBID_LDAP_DOWN;
+			return SUBID_DOWN;
 		rc = ldap_start_tls_s(c->ld, NULL, NULL);
 		if (rc != LDAP_SUCCESS) {
 			subid_log(c->log, LOG_ERR, "ldap refused uri=\"%s\" reason=\"TLS required (ldap_tls = starttls) "
 				  "but StartTLS failed: %s\"", l->uri, ldap_err2string(rc));
-			return rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR ? SUBID_LDAP_DOWN : SUBID_LDAP_ERR;
+			return rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR ? SUBID_DOWN : SUBID_ERR;
 		}
 	}
 	if (write && l->bind_dn != NULL) {
 		if (read_password(c, pw, sizeof(pw)) != 0)
-			return SUBID_LDAP_ERR;
+			return SUBID_ERR;
 		cred.bv_val = pw;
 		cred.bv_len = strlen(pw);
 	}
@@ -297,10 +297,10 @@ connect_bind(struct conn *c, bool write)
 						  NULL, NULL, NULL) : LDAP_TIMEOUT;
 	explicit_bzero(pw, sizeof(pw));
 	if (c->spent)
-		return SUBID_LDAP_DOWN;
+		return SUBID_DOWN;
 	if (rc != LDAP_SUCCESS)
 		return ldap_fail(c, "bind", rc);
-	return SUBID_LDAP_OK;
+	return SUBID_OK;
 }
 
 /* An integer attribute of e; false when missing or not a number. */
@@ -407,7 +407,7 @@ base_suffix(struct conn *c)
 /*
  * The DN of the account with this uidNumber under ldap_user_base (default:
  * the directory's suffix that holds ldap_base): the entries' owner
- * attribute.  OK with *dn set; 1 when the owner is not in this directory (a
+ * attribute.  OK with *dn set; NONE when the owner is not in this directory (a
  * local or another directory's user); an error (logged) when the directory
  * did not answer or holds two accounts with this uidNumber.  A failure is
  * never "no such owner": that would read as "no entry" and free a range
@@ -426,12 +426,12 @@ owner_dn(struct conn *c, uid_t uid, char **dn)
 	if (base == NULL && (base = suffix = base_suffix(c)) == NULL) {
 		subid_log(c->log, LOG_ERR, "ldap error uid=%u reason=\"cannot tell the directory's suffix to look "
 			  "the owner up under; set ldap_user_base\"", (unsigned)uid);
-		return SUBID_LDAP_ERR;
+		return SUBID_ERR;
 	}
 	snprintf(filter, sizeof(filter), "(&(objectClass=posixAccount)(uidNumber=%u))", (unsigned)uid);
 	if (!budget(c, "search")) {
 		free(suffix);
-		return SUBID_LDAP_DOWN;
+		return SUBID_DOWN;
 	}
 	rc = ldap_search_ext_s(c->ld, base, LDAP_SCOPE_SUBTREE, filter, attrs, 0, NULL, NULL, &c->tv, 2, &res);
 	free(suffix);
@@ -442,13 +442,13 @@ owner_dn(struct conn *c, uid_t uid, char **dn)
 	e = ldap_first_entry(c->ld, res);
 	if (e == NULL) {
 		ldap_msgfree(res);
-		return 1;
+		return SUBID_NONE;
 	}
 	if (rc == LDAP_SIZELIMIT_EXCEEDED || ldap_next_entry(c->ld, e) != NULL) {
 		subid_log(c->log, LOG_ERR, "ldap refused uid=%u reason=\"two accounts with this uidNumber in the "
 			  "directory\"", (unsigned)uid);
 		ldap_msgfree(res);
-		return SUBID_LDAP_ERR;
+		return SUBID_ERR;
 	}
 	d = ldap_get_dn(c->ld, e);
 	*dn = d != NULL ? strdup(d) : NULL;
@@ -456,13 +456,13 @@ owner_dn(struct conn *c, uid_t uid, char **dn)
 	ldap_msgfree(res);
 	if (*dn == NULL) {
 		subid_log(c->log, LOG_CRIT, "out of memory");
-		return SUBID_LDAP_ERR;
+		return SUBID_ERR;
 	}
-	return SUBID_LDAP_OK;
+	return SUBID_OK;
 }
 
 /*
- * uid's entry: OK (ranges set), 1 none, or an error.  The sssd map finds it
+ * uid's entry: OK (ranges set), NONE, or an error.  The sssd map finds it
  * by uidNumber; the FreeIPA map by its owner's DN (*odn, looked up here when
  * NULL and kept for the caller).  When asked, *edn is the entry's DN and
  * *ename the owner name it records (NULL when none).
@@ -484,22 +484,22 @@ find_owner(struct conn *c, uid_t uid, char **odn, struct subid_grant *ur, struct
 		struct berval dnv, esc = { 0, NULL };
 
 		/* 1: the owner is not in the directory, so neither is his entry */
-		if (*odn == NULL && (rc = owner_dn(c, uid, odn)) != SUBID_LDAP_OK)
+		if (*odn == NULL && (rc = owner_dn(c, uid, odn)) != SUBID_OK)
 			return rc;
 		dnv.bv_val = *odn;
 		dnv.bv_len = strlen(*odn);
 		if (ldap_bv2escaped_filter_value(&dnv, &esc) != 0)
-			return SUBID_LDAP_ERR;
+			return SUBID_ERR;
 		n = asprintf(&filter, "(&(objectClass=%s)(%s=%s))", m->oc_search, m->owner, esc.bv_val);
 		ldap_memfree(esc.bv_val);
 	}
 	if (n < 0) {
 		subid_log(c->log, LOG_CRIT, "out of memory");
-		return SUBID_LDAP_ERR;
+		return SUBID_ERR;
 	}
 	if (!budget(c, "search")) {
 		free(filter);
-		return SUBID_LDAP_DOWN;
+		return SUBID_DOWN;
 	}
 	rc = ldap_search_ext_s(c->ld, c->cfg->ldap.base, LDAP_SCOPE_SUBTREE, filter, attrs, 0, NULL, NULL,
 			       &c->tv, 2, &res);
@@ -511,27 +511,27 @@ find_owner(struct conn *c, uid_t uid, char **odn, struct subid_grant *ur, struct
 	e = ldap_first_entry(c->ld, res);
 	if (e == NULL) {
 		ldap_msgfree(res);
-		return 1;
+		return SUBID_NONE;
 	}
 	if (rc == LDAP_SIZELIMIT_EXCEEDED || ldap_next_entry(c->ld, e) != NULL) {
 		/* which one would be his?  Neither: taking the first lets whoever added one choose */
 		subid_log(c->log, LOG_ERR, "ldap refused uid=%u map=%s reason=\"two entries for one owner in the "
 			  "directory\"", (unsigned)uid, m->name);
 		ldap_msgfree(res);
-		return SUBID_LDAP_ERR;
+		return SUBID_ERR;
 	}
 	if (!entry_ranges(c, e, ur, gr)) {
 		subid_log(c->log, LOG_ERR, "ldap error uid=%u map=%s reason=\"entry has invalid ranges\"",
 			  (unsigned)uid, m->name);
 		ldap_msgfree(res);
-		return SUBID_LDAP_ERR;
+		return SUBID_ERR;
 	}
 	if (!ranges_allowed(c->cfg, ur, gr)) {
 		subid_log(c->log, LOG_ERR, "ldap refused uid=%u subuid=%" PRIu64 "+%" PRIu64 " subgid=%" PRIu64
 			  "+%" PRIu64 " reason=\"the directory's entry overlaps real account IDs or a reserved "
 			  "interval\"", (unsigned)uid, ur->start, ur->count, gr->start, gr->count);
 		ldap_msgfree(res);
-		return SUBID_LDAP_ERR;
+		return SUBID_ERR;
 	}
 	if (edn != NULL) {
 		char *d = ldap_get_dn(c->ld, e);
@@ -541,7 +541,7 @@ find_owner(struct conn *c, uid_t uid, char **odn, struct subid_grant *ur, struct
 		if (*edn == NULL) {
 			ldap_msgfree(res);
 			subid_log(c->log, LOG_CRIT, "out of memory");
-			return SUBID_LDAP_ERR;
+			return SUBID_ERR;
 		}
 	}
 	if (ename != NULL) {
@@ -551,7 +551,7 @@ find_owner(struct conn *c, uid_t uid, char **odn, struct subid_grant *ur, struct
 		ldap_value_free_len(v);
 	}
 	ldap_msgfree(res);
-	return SUBID_LDAP_OK;
+	return SUBID_OK;
 }
 
 /*
@@ -578,7 +578,7 @@ window_ranges(struct conn *c, uint64_t lo, uint64_t hi, struct subid_interval **
 		 m->oc_search, m->uid_start, lo, m->uid_start, hi, m->gid_start, lo, m->gid_start, hi,
 		 m->uid_start, hi, m->uid_count, longer, m->gid_start, hi, m->gid_count, longer);
 	if (!budget(c, "search"))
-		return SUBID_LDAP_DOWN;
+		return SUBID_DOWN;
 	rc = ldap_search_ext_s(c->ld, c->cfg->ldap.base, LDAP_SCOPE_SUBTREE, filter, attrs, 0, NULL, NULL,
 			       &c->tv, WINDOW_ENTRIES_MAX, &res);
 	if (rc == LDAP_SIZELIMIT_EXCEEDED) {
@@ -591,7 +591,7 @@ window_ranges(struct conn *c, uint64_t lo, uint64_t hi, struct subid_interval **
 		subid_log(c->log, LOG_ERR, "ldap error reason=\"more than %d entries in the window [%" PRIu64 ", %"
 			  PRIu64 "] of the pool (search size limit): not allocating from a flooded directory\"",
 			  WINDOW_ENTRIES_MAX, lo, hi);
-		return SUBID_LDAP_ERR;
+		return SUBID_ERR;
 	}
 	if (rc != LDAP_SUCCESS) {
 		ldap_msgfree(res);
@@ -604,7 +604,7 @@ window_ranges(struct conn *c, uint64_t lo, uint64_t hi, struct subid_interval **
 		if (nv == NULL) {
 			ldap_msgfree(res);
 			subid_log(c->log, LOG_CRIT, "out of memory");
-			return SUBID_LDAP_ERR;
+			return SUBID_ERR;
 		}
 		*v = nv;
 		if (!entry_ranges(c, e, &g[0], &g[1])) {
@@ -617,7 +617,7 @@ window_ranges(struct conn *c, uint64_t lo, uint64_t hi, struct subid_interval **
 	}
 	ldap_msgfree(res);
 	*n = subid_intervals_normalize(*v, *n);
-	return SUBID_LDAP_OK;
+	return SUBID_OK;
 }
 
 /*
@@ -640,26 +640,26 @@ next_free(struct conn *c, const struct subid_interval *taken, size_t ntaken, uin
 		int rc;
 
 		if (s >= cfg->range_max || wend - s < count)
-			return SUBID_LDAP_FULL;
+			return SUBID_FULL;
 		v = malloc((ntaken + 1) * sizeof(*v));
 		if (v == NULL) {
 			subid_log(c->log, LOG_CRIT, "out of memory");
-			return SUBID_LDAP_ERR;
+			return SUBID_ERR;
 		}
 		if (ntaken > 0)
 			memcpy(v, taken, ntaken * sizeof(*v));
 		rc = window_ranges(c, s >= count ? s - count + 1 : 0, wend - 1, &v, &n);
-		ok = rc == SUBID_LDAP_OK &&
+		ok = rc == SUBID_OK &&
 		     subid_first_fit(s, wend, cfg->range_min, count, count, v, n, &found);
 		free(v);
-		if (rc != SUBID_LDAP_OK)
+		if (rc != SUBID_OK)
 			return rc;
 		if (ok) {
 			*cand = found;
-			return SUBID_LDAP_OK;
+			return SUBID_OK;
 		}
 		if (wend == cfg->range_max)
-			return SUBID_LDAP_FULL;
+			return SUBID_FULL;
 		/* the candidates not wholly inside this window start after wend - count */
 		s = wend - count + 1;
 	}
@@ -675,7 +675,7 @@ read_cursor(struct conn *c, const char *dn, uint64_t *next)
 
 	for (int tries = 0; tries < 2; tries++) {
 		if (!budget(c, "search"))
-			return SUBID_LDAP_DOWN;
+			return SUBID_DOWN;
 		rc = ldap_search_ext_s(c->ld, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0, NULL, NULL,
 				       &c->tv, 1, &res);
 		if (rc == LDAP_SUCCESS && (e = ldap_first_entry(c->ld, res)) != NULL) {
@@ -684,9 +684,9 @@ read_cursor(struct conn *c, const char *dn, uint64_t *next)
 			ldap_msgfree(res);
 			if (!ok) {
 				subid_log(c->log, LOG_ERR, "ldap error dn=\"%s\" reason=\"no valid " AT_NEXT "\"", dn);
-				return SUBID_LDAP_ERR;
+				return SUBID_ERR;
 			}
-			return SUBID_LDAP_OK;
+			return SUBID_OK;
 		}
 		ldap_msgfree(res);
 		res = NULL;
@@ -702,13 +702,13 @@ read_cursor(struct conn *c, const char *dn, uint64_t *next)
 
 			snprintf(start, sizeof(start), "%" PRIu64, c->cfg->range_min);
 			if (!budget(c, "add"))
-				return SUBID_LDAP_DOWN;
+				return SUBID_DOWN;
 			rc = ldap_add_ext_s(c->ld, dn, mods, NULL, NULL);
 			if (rc != LDAP_SUCCESS && rc != LDAP_ALREADY_EXISTS)
 				return ldap_fail(c, "add allocator", rc);
 		}
 	}
-	return SUBID_LDAP_ERR;
+	return SUBID_ERR;
 }
 
 /* Compare-and-swap of the cursor: OK, 1 when someone else moved it first, or an error. */
@@ -725,10 +725,10 @@ cas_cursor(struct conn *c, const char *dn, uint64_t old, uint64_t new)
 	snprintf(ov, sizeof(ov), "%" PRIu64, old);
 	snprintf(nv, sizeof(nv), "%" PRIu64, new);
 	if (!budget(c, "modify"))
-		return SUBID_LDAP_DOWN;
+		return SUBID_DOWN;
 	rc = ldap_modify_ext_s(c->ld, dn, mods, NULL, NULL);
 	if (rc == LDAP_SUCCESS)
-		return SUBID_LDAP_OK;
+		return SUBID_OK;
 	if (rc == LDAP_NO_SUCH_ATTRIBUTE)
 		return 1;
 	return ldap_fail(c, "modify allocator", rc);
@@ -772,14 +772,14 @@ claim_slot(struct conn *c, uint64_t start, uid_t uid)
 	int rc;
 
 	if (claim_dn(c, start, dn, sizeof(dn)) != 0)
-		return SUBID_LDAP_ERR;
+		return SUBID_ERR;
 	snprintf(cnv, sizeof(cnv), "%" PRIu64, start);
 	snprintf(desc, sizeof(desc), CLAIM_DESC, (unsigned)uid, (long long)time(NULL));
 	if (!budget(c, "claim"))
-		return SUBID_LDAP_DOWN;
+		return SUBID_DOWN;
 	rc = ldap_add_ext_s(c->ld, dn, mods, NULL, NULL);
 	if (rc == LDAP_SUCCESS)
-		return SUBID_LDAP_OK;
+		return SUBID_OK;
 	if (rc == LDAP_ALREADY_EXISTS)
 		return 1;
 	return ldap_fail(c, "claim", rc);
@@ -832,9 +832,9 @@ take_stale_claim(struct conn *c, uint64_t start, uid_t uid)
 	bool ours = false;
 
 	if (claim_dn(c, start, dn, sizeof(dn)) != 0)
-		return SUBID_LDAP_ERR;
+		return SUBID_ERR;
 	if (!budget(c, "search"))
-		return SUBID_LDAP_DOWN;
+		return SUBID_DOWN;
 	rc = ldap_search_ext_s(c->ld, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0, NULL, NULL, &c->tv, 1, &res);
 	if (rc == LDAP_NO_SUCH_OBJECT) {
 		ldap_msgfree(res);
@@ -857,7 +857,7 @@ take_stale_claim(struct conn *c, uint64_t start, uid_t uid)
 		return 1;
 	snprintf(new, sizeof(new), CLAIM_DESC, (unsigned)uid, now);
 	if (!budget(c, "modify claim"))
-		return SUBID_LDAP_DOWN;
+		return SUBID_DOWN;
 	rc = ldap_modify_ext_s(c->ld, dn, mods, NULL, NULL);
 	if (rc == LDAP_NO_SUCH_ATTRIBUTE || rc == LDAP_NO_SUCH_OBJECT)
 		return 1;
@@ -865,7 +865,7 @@ take_stale_claim(struct conn *c, uint64_t start, uid_t uid)
 		return ldap_fail(c, "modify claim", rc);
 	subid_log(c->log, LOG_NOTICE, "ldap reclaimed dn=\"%s\" uid=%u previous_uid=%u age_s=%lld "
 		  "reason=\"claim without an entry\"", dn, (unsigned)uid, prev, now - at);
-	return SUBID_LDAP_OK;
+	return SUBID_OK;
 }
 
 static void
@@ -918,12 +918,12 @@ add_owner(struct conn *c, uid_t uid, const char *name, const char *odn, uint64_t
 	if (odn != NULL)
 		mods[nmods++] = &m_ow;
 	if (snprintf(dn, sizeof(dn), "%s=%s,%s", m->rdn, rdnv, c->cfg->ldap.base) >= (int)sizeof(dn))
-		return SUBID_LDAP_ERR;
+		return SUBID_ERR;
 	if (!budget(c, "add"))
-		return SUBID_LDAP_DOWN;
+		return SUBID_DOWN;
 	rc = ldap_add_ext_s(c->ld, dn, mods, NULL, NULL);
 	if (rc == LDAP_SUCCESS)
-		return SUBID_LDAP_OK;
+		return SUBID_OK;
 	if (rc == LDAP_ALREADY_EXISTS)
 		return 1;
 	return ldap_fail(c, "add", rc);
@@ -980,25 +980,25 @@ claim_free_slot(struct conn *c, const char *adn, uid_t uid, const struct subid_i
 	int rc;
 
 	rc = read_cursor(c, adn, &cur);
-	if (rc != SUBID_LDAP_OK)
+	if (rc != SUBID_OK)
 		return rc;
 	*cand = cur < cfg->range_min ? cfg->range_min : cur;
 	for (int tries = 0; tries < MAX_TRIES; tries++) {
 		rc = next_free(c, taken, ntaken, cand);
-		if (rc == SUBID_LDAP_FULL && !wrapped) {
+		if (rc == SUBID_FULL && !wrapped) {
 			wrapped = true;
 			*cand = cfg->range_min;
 			continue;
 		}
-		if (rc != SUBID_LDAP_OK)
+		if (rc != SUBID_OK)
 			return rc;
 		rc = claim_slot(c, *cand, uid);
 		if (rc == 1)
 			rc = take_stale_claim(c, *cand, uid);
-		if (rc == SUBID_LDAP_OK) {
+		if (rc == SUBID_OK) {
 			if (*cand + cfg->range_count > cur)
 				move_cursor(c, adn, cur, *cand + cfg->range_count);
-			return SUBID_LDAP_OK;
+			return SUBID_OK;
 		}
 		if (rc != 1)
 			return rc;
@@ -1008,7 +1008,7 @@ claim_free_slot(struct conn *c, const char *adn, uid_t uid, const struct subid_i
 	}
 	subid_log(c->log, LOG_ERR, "ldap error uid=%u reason=\"no claimable slot after %d tries\"", (unsigned)uid,
 		  MAX_TRIES);
-	return SUBID_LDAP_ERR;
+	return SUBID_ERR;
 }
 
 static void
@@ -1033,17 +1033,17 @@ subid_ldap_ensure(const struct subid_config *cfg, uid_t uid, const char *name,
 
 	*granted = false;
 	if (!l_ready(log))
-		return SUBID_LDAP_ERR;
+		return SUBID_ERR;
 	conn_init(&c, cfg, log);
 	if (snprintf(adn, sizeof(adn), "cn=allocator,%s", cfg->ldap.base) >= (int)sizeof(adn)) {
 		subid_log(log, LOG_ERR, "ldap error reason=\"ldap_base too long\"");
-		return SUBID_LDAP_ERR;
+		return SUBID_ERR;
 	}
 	rc = connect_bind(&c, true);
-	if (rc != SUBID_LDAP_OK)
+	if (rc != SUBID_OK)
 		goto out;
 	rc = find_owner(&c, uid, &odn, uid_range, gid_range, &edn, &ename);
-	if (rc == SUBID_LDAP_OK && c.m->by_uidnumber && name != NULL && (ename == NULL || strcmp(ename, name) != 0))
+	if (rc == SUBID_OK && c.m->by_uidnumber && name != NULL && (ename == NULL || strcmp(ename, name) != 0))
 		refresh_owner(&c, edn, uid, name);
 	if (rc <= 0)
 		goto out;
@@ -1053,7 +1053,7 @@ subid_ldap_ensure(const struct subid_config *cfg, uid_t uid, const char *name,
 		subid_log(log, LOG_ERR, "ldap refused uid=%u map=%s reason=\"the owner is not in the directory "
 			  "(no posixAccount with this uidNumber), and %s needs the owner's DN\"", (unsigned)uid,
 			  c.m->name, c.m->owner);
-		rc = SUBID_LDAP_ERR;
+		rc = SUBID_ERR;
 		goto out;
 	}
 	rc = claim_free_slot(&c, adn, uid, taken, ntaken, &cand, &contended);
@@ -1061,28 +1061,28 @@ subid_ldap_ensure(const struct subid_config *cfg, uid_t uid, const char *name,
 	 * The last free slot may be the one another host has just claimed for
 	 * this very owner: its entry follows the claim within a few round trips.
 	 */
-	for (int i = 0; (rc == SUBID_LDAP_FULL || rc == SUBID_LDAP_ERR) && i < (contended ? 10 : 1); i++) {
+	for (int i = 0; (rc == SUBID_FULL || rc == SUBID_ERR) && i < (contended ? 10 : 1); i++) {
 		struct timespec pause = { 0, 100 * 1000 * 1000 };
 
 		if (i > 0)
 			nanosleep(&pause, NULL);
-		if (find_owner(&c, uid, &odn, uid_range, gid_range, NULL, NULL) == SUBID_LDAP_OK) {
-			rc = SUBID_LDAP_OK;
+		if (find_owner(&c, uid, &odn, uid_range, gid_range, NULL, NULL) == SUBID_OK) {
+			rc = SUBID_OK;
 			goto out;
 		}
 	}
-	if (rc == SUBID_LDAP_FULL)
+	if (rc == SUBID_FULL)
 		subid_log(log, LOG_ERR, "ldap full uid=%u reason=\"pool [%" PRIu64 ", %" PRIu64 ") exhausted\"",
 			  (unsigned)uid, cfg->range_min, cfg->range_max);
-	if (rc != SUBID_LDAP_OK)
+	if (rc != SUBID_OK)
 		goto out;
 	rc = add_owner(&c, uid, name, odn, cand, cfg->range_count);
-	if (rc != SUBID_LDAP_OK) {
+	if (rc != SUBID_OK) {
 		uint64_t cur;
 
 		/* the slot is free again: point the cursor back at it, so the next allocation fills it */
 		unclaim_slot(&c, cand);
-		if (read_cursor(&c, adn, &cur) == SUBID_LDAP_OK && cur > cand)
+		if (read_cursor(&c, adn, &cur) == SUBID_OK && cur > cand)
 			move_cursor(&c, adn, cur, cand);
 	}
 	if (rc == 1) {
@@ -1090,11 +1090,11 @@ subid_ldap_ensure(const struct subid_config *cfg, uid_t uid, const char *name,
 		subid_log(log, LOG_DEBUG, "ldap uid=%u lost the race for its entry; slot %" PRIu64 " released",
 			  (unsigned)uid, cand);
 		rc = find_owner(&c, uid, &odn, uid_range, gid_range, NULL, NULL);
-		if (rc == 1)
-			rc = SUBID_LDAP_ERR;
+		if (rc == SUBID_NONE)
+			rc = SUBID_ERR;
 		goto out;
 	}
-	if (rc != SUBID_LDAP_OK)
+	if (rc != SUBID_OK)
 		goto out;
 	uid_range->start = gid_range->start = cand;
 	uid_range->count = gid_range->count = cfg->range_count;
@@ -1116,10 +1116,10 @@ subid_ldap_lookup(const struct subid_config *cfg, uid_t uid, struct subid_grant 
 	int rc;
 
 	if (!l_ready(log))
-		return SUBID_LDAP_ERR;
+		return SUBID_ERR;
 	conn_init(&c, cfg, log);
 	rc = connect_bind(&c, false);
-	if (rc == SUBID_LDAP_OK)
+	if (rc == SUBID_OK)
 		rc = find_owner(&c, uid, &odn, uid_range, gid_range, NULL, NULL);
 	free(odn);
 	conn_close(&c);
@@ -1135,17 +1135,17 @@ subid_ldap_release(const struct subid_config *cfg, uid_t uid, const struct subid
 	int rc;
 
 	if (!l_ready(log))
-		return SUBID_LDAP_ERR;
+		return SUBID_ERR;
 	conn_init(&c, cfg, log);
 	rc = connect_bind(&c, true);
-	if (rc == SUBID_LDAP_OK)
+	if (rc == SUBID_OK)
 		rc = find_owner(&c, uid, &odn, &ur, &gr, &edn, NULL);
-	if (rc == SUBID_LDAP_OK) {
+	if (rc == SUBID_OK) {
 		/* the entry first: a claim left alone only keeps its slot out of use */
 		rc = budget(&c, "delete") ? ldap_delete_ext_s(c.ld, edn, NULL, NULL) : LDAP_TIMEOUT;
 		if (rc == LDAP_SUCCESS || rc == LDAP_NO_SUCH_OBJECT) {
 			unclaim_slot(&c, ur.start);
-			rc = SUBID_LDAP_OK;
+			rc = SUBID_OK;
 		} else {
 			rc = ldap_fail(&c, "delete", rc);
 		}

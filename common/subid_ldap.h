@@ -17,13 +17,6 @@
 #include "subid_range.h"
 #include "subid_store.h"
 
-enum {
-	SUBID_LDAP_OK = 0,
-	SUBID_LDAP_ERR = -1,	/* refused, bad data or credentials: logged */
-	SUBID_LDAP_FULL = -2,	/* pool exhausted: logged */
-	SUBID_LDAP_DOWN = -3,	/* directory unreachable or timed out: logged */
-};
-
 /*
  * Find uid's entry, or allocate one: the first free aligned start at or
  * after the allocator's cursor (from the pool's start once the cursor has
@@ -39,12 +32,12 @@ int subid_ldap_ensure(const struct subid_config *cfg, uid_t uid, const char *nam
 
 /*
  * uid's entry, read with an anonymous bind (the plugin's lookup on a replica
- * miss): OK, 1 when there is none, or an error.
+ * miss): OK, NONE when there is none, or an error.
  */
 int subid_ldap_lookup(const struct subid_config *cfg, uid_t uid, struct subid_grant *uid_range,
 		      struct subid_grant *gid_range, const struct subid_log *log);
 
-/* Delete uid's entry and its slot claim: OK, 1 when uid has none, or an error. */
+/* Delete uid's entry and its slot claim: OK, NONE when uid has none, or an error. */
 int subid_ldap_release(const struct subid_config *cfg, uid_t uid, const struct subid_log *log);
 
 #endif

@@ -12,6 +12,36 @@
 
 #define SUBID_ID_LIMIT UINT64_C(4294967295)
 
+/*
+ * What every module and back end returns (as an int): 0 done, 1 "none" (no
+ * such owner, entry or range: an answer, not an error), negative errors,
+ * each logged where it happened.
+ */
+enum subid_result {
+	SUBID_OK = 0,
+	SUBID_NONE = 1,		/* no such owner, entry or range; or nothing granted yet */
+	SUBID_CONFLICT = 2,	/* an import would overlap or replace something (not logged) */
+	SUBID_ERR = -1,		/* refused, unsafe, malformed, bad credentials, out of memory */
+	SUBID_FULL = -2,	/* the pool is exhausted */
+	SUBID_DOWN = -3,	/* the directory did not answer (unreachable or timed out) */
+};
+
+enum subid_kind {
+	SUBID_KIND_UID = 1,	/* same values as libsubid's enum subid_type */
+	SUBID_KIND_GID = 2,
+};
+
+/* One owner's range of one kind: [start, start + count). */
+struct subid_grant {
+	uint64_t start;
+	uint64_t count;
+};
+
+/* Where allocations come from: [min, max), count IDs per owner. */
+struct subid_pool {
+	uint64_t min, max, count;
+};
+
 struct subid_interval {
 	uint64_t start;
 	uint64_t end;		/* exclusive */

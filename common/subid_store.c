@@ -469,7 +469,7 @@ store_open(struct subid_store **out, const char *path, const char *index_path, u
 	*out = NULL;
 	/* a writer loads SQLite before it creates anything, a reader once there is a store to read */
 	if (!ro && !s_ready(path, log))
-		return SUBID_STORE_ERR;
+		return SUBID_ERR;
 	st = calloc(1, sizeof(*st));
 	if (st == NULL || (st->path = strdup(path)) == NULL ||
 	    (!ro && (st->index_path = strdup(index_path)) == NULL)) {
@@ -477,7 +477,7 @@ store_open(struct subid_store **out, const char *path, const char *index_path, u
 			free(st->path);
 		free(st);
 		subid_log(log, LOG_CRIT, "store error path=%s reason=\"out of memory\"", path);
-		return SUBID_STORE_ERR;
+		return SUBID_ERR;
 	}
 	st->log = log;
 	st->readonly = ro;
@@ -516,7 +516,7 @@ store_open(struct subid_store **out, const char *path, const char *index_path, u
 	rc = prepare_files(path, owner_uid, !ro, log);
 	if (rc != 0) {
 		subid_store_close(st);
-		return rc == 1 ? SUBID_STORE_NOTFOUND : SUBID_STORE_ERR;
+		return rc == 1 ? SUBID_NONE : SUBID_ERR;
 	}
 	if (ro && !s_ready(path, log))
 		goto fail;
@@ -543,10 +543,10 @@ store_open(struct subid_store **out, const char *path, const char *index_path, u
 		rc = schema_current(st, true);
 		if (rc == 1) {
 			*out = st;
-			return SUBID_STORE_OK;
+			return SUBID_OK;
 		}
 		subid_store_close(st);
-		return rc == 0 ? SUBID_STORE_NOTFOUND : SUBID_STORE_ERR;
+		return rc == 0 ? SUBID_NONE : SUBID_ERR;
 	}
 	/*
 	 * Rollback journal, so that readers without write access to the
@@ -565,10 +565,10 @@ store_open(struct subid_store **out, const char *path, const char *index_path, u
 	if (schema_current(st, false) != 1 && create_schema(st) != 0)
 		goto fail;
 	*out = st;
-	return SUBID_STORE_OK;
+	return SUBID_OK;
 fail:
 	subid_store_close(st);
-	return SUBID_STORE_ERR;
+	return SUBID_ERR;
 }
 
 int
@@ -661,9 +661,9 @@ step_one(struct subid_store *st, sqlite3_stmt *s)
 	if (rc == SQLITE_ROW)
 		return SQLITE_ROW;
 	if (rc == SQLITE_DONE)
-		return SUBID_STORE_NOTFOUND;
+		return SUBID_NONE;
 	db_error(st, "read");
-	return SUBID_STORE_ERR;
+	return SUBID_ERR;
 }
 
 int
@@ -673,13 +673,13 @@ subid_store_get(struct subid_store *st, uid_t uid, enum subid_kind kind, struct 
 	int rc;
 
 	if (s == NULL)
-		return SUBID_STORE_ERR;
+		return SUBID_ERR;
 	sqlite3_bind_int64(s, 1, (int64_t)uid);
 	sqlite3_bind_int(s, 2, (int)kind);
 	rc = step_one(st, s);
 	if (rc == SQLITE_ROW) {
-		rc = row_range(s, 0, out) ? SUBID_STORE_OK : SUBID_STORE_ERR;
-		if (rc != SUBID_STORE_OK)
+		rc = row_range(s, 0, out) ? SUBID_OK : SUBID_ERR;
+		if (rc != SUBID_OK)
 			subid_log(st->log, LOG_ERR, "store error path=%s uid=%u reason=\"invalid range row\"", st->path, (unsigned)uid);
 	}
 	sqlite3_finalize(s);
@@ -694,16 +694,16 @@ subid_store_name(struct subid_store *st, uid_t uid, char **name)
 
 	*name = NULL;
 	if (s == NULL)
-		return SUBID_STORE_ERR;
+		return SUBID_ERR;
 	sqlite3_bind_int64(s, 1, (int64_t)uid);
 	rc = step_one(st, s);
 	if (rc == SQLITE_ROW) {
 		const unsigned char *v = sqlite3_column_text(s, 0);
 
-		rc = SUBID_STORE_OK;
+		rc = SUBID_OK;
 		if (v != NULL && (*name = strdup((const char *)v)) == NULL) {
 			subid_log(st->log, LOG_CRIT, "store error path=%s reason=\"out of memory\"", st->path);
-			rc = SUBID_STORE_ERR;
+			rc = SUBID_ERR;
 		}
 	}
 	sqlite3_finalize(s);
@@ -714,10 +714,10 @@ int
 subid_store_foreach(struct subid_store *st, int (*fn)(const struct subid_row *row, void *ctx), void *ctx)
 {
 	sqlite3_stmt *s = prep(st, "SELECT uid, kind, start, count, name, granted FROM ranges ORDER BY uid, kind");
-	int rc, ret = SUBID_STORE_OK;
+	int rc, ret = SUBID_OK;
 
 	if (s == NULL)
-		return SUBID_STORE_ERR;
+		return SUBID_ERR;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		struct subid_row row;
 		int64_t uid = sqlite3_column_int64(s, 0), kind = sqlite3_column_int64(s, 1);
@@ -725,7 +725,7 @@ subid_store_foreach(struct subid_store *st, int (*fn)(const struct subid_row *ro
 		if (uid < 0 || uid >= (int64_t)SUBID_ID_LIMIT || (kind != SUBID_KIND_UID && kind != SUBID_KIND_GID) ||
 		    !row_range(s, 2, &row.range)) {
 			subid_log(st->log, LOG_ERR, "store error path=%s reason=\"invalid range row\"", st->path);
-			ret = SUBID_STORE_ERR;
+			ret = SUBID_ERR;
 			break;
 		}
 		row.uid = (uid_t)uid;
@@ -738,7 +738,7 @@ subid_store_foreach(struct subid_store *st, int (*fn)(const struct subid_row *ro
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
 		db_error(st, "read");
-		ret = SUBID_STORE_ERR;
+		ret = SUBID_ERR;
 	}
 	sqlite3_finalize(s);
 	return ret;
@@ -754,22 +754,22 @@ subid_store_owner_of(struct subid_store *st, enum subid_kind kind, uint64_t id, 
 	int rc;
 
 	if (s == NULL)
-		return SUBID_STORE_ERR;
+		return SUBID_ERR;
 	if (id >= SUBID_ID_LIMIT) {
 		sqlite3_finalize(s);
-		return SUBID_STORE_NOTFOUND;
+		return SUBID_NONE;
 	}
 	sqlite3_bind_int(s, 1, (int)kind);
 	sqlite3_bind_int64(s, 2, (int64_t)id);
 	rc = step_one(st, s);
 	if (rc == SQLITE_ROW) {
 		if (!row_range(s, 1, &g)) {
-			rc = SUBID_STORE_ERR;
+			rc = SUBID_ERR;
 		} else if (id < g.start + g.count) {
 			*uid = (uid_t)sqlite3_column_int64(s, 0);
-			rc = SUBID_STORE_OK;
+			rc = SUBID_OK;
 		} else {
-			rc = SUBID_STORE_NOTFOUND;
+			rc = SUBID_NONE;
 		}
 	}
 	sqlite3_finalize(s);
@@ -795,23 +795,23 @@ overlap_kind(struct subid_store *st, int kind, uint64_t start, uint64_t end, uid
 	sqlite3_stmt *s = prep(st, "SELECT uid, start, count FROM ranges WHERE kind = ?1 AND start < ?2 "
 				   "ORDER BY start DESC");
 	struct subid_grant g;
-	int rc, ret = SUBID_STORE_NOTFOUND;
+	int rc, ret = SUBID_NONE;
 
 	if (s == NULL)
-		return SUBID_STORE_ERR;
+		return SUBID_ERR;
 	sqlite3_bind_int(s, 1, kind);
 	sqlite3_bind_int64(s, 2, (int64_t)end);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if (!row_range(s, 1, &g)) {
 			subid_log(st->log, LOG_ERR, "store error path=%s reason=\"invalid range row\"", st->path);
-			ret = SUBID_STORE_ERR;
+			ret = SUBID_ERR;
 			break;
 		}
 		if (g.start + g.count <= start)
 			break;
 		if ((uid_t)sqlite3_column_int64(s, 0) == except)
 			continue;
-		ret = SUBID_STORE_OK;
+		ret = SUBID_OK;
 		if (uid != NULL)
 			*uid = (uid_t)sqlite3_column_int64(s, 0);
 		if (range != NULL)
@@ -819,7 +819,7 @@ overlap_kind(struct subid_store *st, int kind, uint64_t start, uint64_t end, uid
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
 		db_error(st, "read");
-		ret = SUBID_STORE_ERR;
+		ret = SUBID_ERR;
 	}
 	sqlite3_finalize(s);
 	return ret;
@@ -834,24 +834,24 @@ overlap_row(struct subid_store *st, int kind, uint64_t start, uint64_t count, ui
 	int best = 0;
 
 	if (count == 0 || start >= SUBID_ID_LIMIT || count > SUBID_ID_LIMIT - start)
-		return SUBID_STORE_NOTFOUND;
+		return SUBID_NONE;
 	for (int k = SUBID_KIND_UID; k <= SUBID_KIND_GID; k++) {
 		if (kind != 0 && kind != k)
 			continue;
 		int rc = overlap_kind(st, k, start, start + count, except, &u[k], &g[k]);
 
-		if (rc == SUBID_STORE_ERR)
-			return SUBID_STORE_ERR;
-		if (rc == SUBID_STORE_OK && (best == 0 || g[k].start < g[best].start))
+		if (rc == SUBID_ERR)
+			return SUBID_ERR;
+		if (rc == SUBID_OK && (best == 0 || g[k].start < g[best].start))
 			best = k;
 	}
 	if (best == 0)
-		return SUBID_STORE_NOTFOUND;
+		return SUBID_NONE;
 	if (uid != NULL)
 		*uid = u[best];
 	if (range != NULL)
 		*range = g[best];
-	return SUBID_STORE_OK;
+	return SUBID_OK;
 }
 
 int
@@ -1115,10 +1115,10 @@ find_slot(struct subid_store *st, const struct subid_pool *pool, const struct su
 	  size_t ntaken, uint64_t *out)
 {
 	sqlite3_stmt *s = prep(st, "SELECT start, end FROM free WHERE end - start >= ?1 ORDER BY start");
-	int rc, found = SUBID_STORE_FULL;
+	int rc, found = SUBID_FULL;
 
 	if (s == NULL)
-		return SUBID_STORE_ERR;
+		return SUBID_ERR;
 	sqlite3_bind_int64(s, 1, (int64_t)pool->count);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		uint64_t a = (uint64_t)sqlite3_column_int64(s, 0), b = (uint64_t)sqlite3_column_int64(s, 1);
@@ -1127,14 +1127,14 @@ find_slot(struct subid_store *st, const struct subid_pool *pool, const struct su
 		if (subid_first_fit(a, b, pool->min, pool->count, pool->count, taken, ntaken, &slot)) {
 			sqlite3_finalize(s);
 			if (free_index_take(st, a, b, slot, pool->count) != 0)
-				return SUBID_STORE_ERR;
+				return SUBID_ERR;
 			*out = slot;
-			return SUBID_STORE_OK;
+			return SUBID_OK;
 		}
 	}
 	if (rc != SQLITE_DONE) {
 		db_error(st, "read");
-		found = SUBID_STORE_ERR;
+		found = SUBID_ERR;
 	}
 	sqlite3_finalize(s);
 	return found;
@@ -1256,7 +1256,7 @@ owner_change(struct subid_store *st, uid_t uid, subid_index_change *ch)
 	memset(ch, 0, sizeof(*ch));
 	ch->uid = uid;
 	have = owner_state(st, uid, &ch->r[0], &ch->r[1], &name_ok, NULL);
-	if (have < 0 || subid_store_name(st, uid, &name) == SUBID_STORE_ERR)
+	if (have < 0 || subid_store_name(st, uid, &name) == SUBID_ERR)
 		return -1;
 	if ((have & 1) == 0)
 		ch->r[0] = (struct subid_grant){ 0, 0 };
@@ -1301,7 +1301,7 @@ republish(struct subid_store *st, uint64_t generation, const char *why, size_t *
 		db_error(st, "read");
 		goto out;
 	}
-	if (subid_index_publish(st->index_path, NULL, v, n, generation, st->log) != SUBID_INDEX_OK)
+	if (subid_index_publish(st->index_path, NULL, v, n, generation, st->log) != SUBID_OK)
 		goto out;
 	if (why != NULL && (n > 0 || generation > 0))
 		subid_log(st->log, LOG_NOTICE, "index republished path=%s generation=%llu owners=%zu reason=\"%s\"",
@@ -1327,20 +1327,20 @@ write_begin(struct subid_store *st)
 	int rc;
 
 	if (write_lock(st) != 0)
-		return SUBID_STORE_ERR;
+		return SUBID_ERR;
 	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
 		db_error(st, "begin");
 		write_unlock(st);
-		return SUBID_STORE_ERR;
+		return SUBID_ERR;
 	}
 	if (meta_get(st, "generation", &g) < 0 || g < 0)
-		return rollback(st, SUBID_STORE_ERR);
+		return rollback(st, SUBID_ERR);
 	st->generation = (uint64_t)g;
 	subid_index_clean(st->index_path, st->log);
 	rc = subid_index_open(&st->ix, st->index_path, st->owner_uid, st->log);
-	if (rc == SUBID_INDEX_OK && subid_index_generation(st->ix) == st->generation)
-		return SUBID_STORE_OK;
-	if (rc == SUBID_INDEX_OK && subid_index_generation(st->ix) > st->generation && !st->force) {
+	if (rc == SUBID_OK && subid_index_generation(st->ix) == st->generation)
+		return SUBID_OK;
+	if (rc == SUBID_OK && subid_index_generation(st->ix) > st->generation && !st->force) {
 		/*
 		 * No writer leaves its store behind the index it published: this
 		 * store was replaced (deleted, restored from a backup).  Republishing
@@ -1351,16 +1351,16 @@ write_begin(struct subid_store *st)
 			  "index %s (generation %llu): the store was replaced or restored; 'subidctl reindex' publishes "
 			  "it as it is\"", st->path, (unsigned long long)st->generation, st->index_path,
 			  (unsigned long long)subid_index_generation(st->ix));
-		return rollback(st, SUBID_STORE_ERR);
+		return rollback(st, SUBID_ERR);
 	}
 	subid_index_close(st->ix);
 	st->ix = NULL;
-	if (republish(st, st->generation, rc == SUBID_INDEX_OK ? "it lagged the store (a writer stopped between "
-		      "its commit and its publish)" : rc == SUBID_INDEX_ERR ? "it was unusable" : "it was missing",
+	if (republish(st, st->generation, rc == SUBID_OK ? "it lagged the store (a writer stopped between "
+		      "its commit and its publish)" : rc == SUBID_ERR ? "it was unusable" : "it was missing",
 		      NULL) != 0 ||
-	    subid_index_open(&st->ix, st->index_path, st->owner_uid, st->log) != SUBID_INDEX_OK)
-		return rollback(st, SUBID_STORE_ERR);
-	return SUBID_STORE_OK;
+	    subid_index_open(&st->ix, st->index_path, st->owner_uid, st->log) != SUBID_OK)
+		return rollback(st, SUBID_ERR);
+	return SUBID_OK;
 }
 
 int
@@ -1370,9 +1370,9 @@ subid_store_generation_at(const char *path, uid_t owner_uid, const struct subid_
 	int rc = subid_store_open_ro(&st, path, owner_uid, log);
 
 	*generation = 0;
-	if (rc != SUBID_STORE_OK)
+	if (rc != SUBID_OK)
 		return rc;
-	rc = meta_get(st, "generation", generation) < 0 ? SUBID_STORE_ERR : SUBID_STORE_OK;
+	rc = meta_get(st, "generation", generation) < 0 ? SUBID_ERR : SUBID_OK;
 	subid_store_close(st);
 	return rc;
 }
@@ -1394,25 +1394,25 @@ index_lists(struct subid_store *st, uid_t uid)
 	int rc;
 
 	if (owner_change(st, uid, &want) != 0 || meta_get(st, "generation", &g) < 0)
-		return SUBID_STORE_ERR;
-	if (subid_index_open(&ix, st->index_path, st->owner_uid, st->log) == SUBID_INDEX_OK) {
-		rc = subid_index_generation(ix) == (uint64_t)g && subid_index_owner(ix, uid, &o) == SUBID_INDEX_OK &&
+		return SUBID_ERR;
+	if (subid_index_open(&ix, st->index_path, st->owner_uid, st->log) == SUBID_OK) {
+		rc = subid_index_generation(ix) == (uint64_t)g && subid_index_owner(ix, uid, &o) == SUBID_OK &&
 		     o.name_hash == want.name_hash && same_ranges(&o.r[0], &o.r[1], &want.r[0], &want.r[1]);
 		subid_index_close(ix);
 		if (rc)
-			return SUBID_STORE_OK;
+			return SUBID_OK;
 	}
-	if (write_begin(st) != SUBID_STORE_OK)
-		return SUBID_STORE_ERR;
+	if (write_begin(st) != SUBID_OK)
+		return SUBID_ERR;
 	rc = subid_index_owner(st->ix, uid, &o);
 	if (owner_change(st, uid, &want) != 0)
-		return rollback(st, SUBID_STORE_ERR);
-	if (rc != SUBID_INDEX_OK || o.name_hash != want.name_hash ||
+		return rollback(st, SUBID_ERR);
+	if (rc != SUBID_OK || o.name_hash != want.name_hash ||
 	    !same_ranges(&o.r[0], &o.r[1], &want.r[0], &want.r[1]))
 		rc = republish(st, st->generation, "a record did not match the store", NULL);
 	else
 		rc = 0;
-	return rollback(st, rc == 0 ? SUBID_STORE_OK : SUBID_STORE_ERR);
+	return rollback(st, rc == 0 ? SUBID_OK : SUBID_ERR);
 }
 
 int
@@ -1421,14 +1421,14 @@ subid_store_publish(struct subid_store *st, size_t *owners)
 	int rc;
 
 	if (st->readonly)
-		return SUBID_STORE_ERR;
+		return SUBID_ERR;
 	st->force = true;
 	rc = write_begin(st);
 	st->force = false;
-	if (rc != SUBID_STORE_OK)
-		return SUBID_STORE_ERR;
+	if (rc != SUBID_OK)
+		return SUBID_ERR;
 	rc = republish(st, st->generation, "asked for (subidctl reindex)", owners);
-	return rollback(st, rc == 0 ? SUBID_STORE_OK : SUBID_STORE_ERR);
+	return rollback(st, rc == 0 ? SUBID_OK : SUBID_ERR);
 }
 
 /*
@@ -1446,7 +1446,7 @@ write_commit(struct subid_store *st, const uid_t *uids, size_t n)
 
 	if (ch == NULL) {
 		subid_log(st->log, LOG_CRIT, "store error path=%s reason=\"out of memory\"", st->path);
-		return rollback(st, SUBID_STORE_ERR);
+		return rollback(st, SUBID_ERR);
 	}
 	for (size_t i = 0; i < n; i++)
 		if (owner_change(st, uids[i], &ch[i]) != 0)
@@ -1461,11 +1461,11 @@ write_commit(struct subid_store *st, const uid_t *uids, size_t n)
 	write_unlock(st);
 	if (ch != one)
 		free(ch);
-	return rc == SUBID_INDEX_OK ? SUBID_STORE_OK : SUBID_STORE_ERR;
+	return rc == SUBID_OK ? SUBID_OK : SUBID_ERR;
 fail:
 	if (ch != one)
 		free(ch);
-	return rollback(st, SUBID_STORE_ERR);
+	return rollback(st, SUBID_ERR);
 }
 
 static bool
@@ -1489,43 +1489,43 @@ subid_store_ensure(struct subid_store *st, uid_t uid, const char *name, const st
 	*granted = false;
 	if (st->readonly) {
 		subid_log(st->log, LOG_ERR, "store error path=%s op=ensure reason=\"opened read-only\"", st->path);
-		return SUBID_STORE_ERR;
+		return SUBID_ERR;
 	}
 	if (!pool_valid(pool)) {
 		subid_log(st->log, LOG_ERR, "store error path=%s op=ensure reason=\"invalid pool\"", st->path);
-		return SUBID_STORE_ERR;
+		return SUBID_ERR;
 	}
 	/* The common case: the owner has both ranges.  One read, no write lock. */
 	have = owner_state(st, uid, uid_range, gid_range, &name_ok, name);
 	if (have < 0)
-		return SUBID_STORE_ERR;
+		return SUBID_ERR;
 	if (have == 3 && name_ok)
 		return index_lists(st, uid);
 
-	if (write_begin(st) != SUBID_STORE_OK)
-		return SUBID_STORE_ERR;
+	if (write_begin(st) != SUBID_OK)
+		return SUBID_ERR;
 	/* someone else may have granted it meanwhile */
 	have = owner_state(st, uid, uid_range, gid_range, &name_ok, name);
 	if (have < 0)
-		return rollback(st, SUBID_STORE_ERR);
+		return rollback(st, SUBID_ERR);
 	if (have != 3) {
 		rc = free_index_current(st, pool);
 		if (rc < 0 || (rc == 0 && free_index_rebuild(st, pool) != 0))
-			return rollback(st, SUBID_STORE_ERR);
+			return rollback(st, SUBID_ERR);
 		/* first fit needs the taken intervals sorted and merged */
 		if (ntaken > 0) {
 			sorted = malloc(ntaken * sizeof(*sorted));
 			if (sorted == NULL) {
 				subid_log(st->log, LOG_CRIT, "store error path=%s reason=\"out of memory\"", st->path);
-				return rollback(st, SUBID_STORE_ERR);
+				return rollback(st, SUBID_ERR);
 			}
 			memcpy(sorted, taken, ntaken * sizeof(*sorted));
 			ntaken = subid_intervals_normalize(sorted, ntaken);
 		}
 		rc = find_slot(st, pool, sorted, ntaken, &slot);
 		free(sorted);
-		if (rc != SUBID_STORE_OK) {
-			if (rc == SUBID_STORE_FULL)
+		if (rc != SUBID_OK) {
+			if (rc == SUBID_FULL)
 				subid_log(st->log, LOG_ERR, "store full path=%s uid=%u reason=\"pool [%llu, %llu) "
 					  "exhausted: no free range of %llu\"", st->path, (unsigned)uid,
 					  (unsigned long long)pool->min, (unsigned long long)pool->max,
@@ -1538,7 +1538,7 @@ subid_store_ensure(struct subid_store *st, uid_t uid, const char *name, const st
 			if (have & kind)
 				continue;
 			if (insert_range(st, uid, kind, slot, pool->count, name, now) != 0)
-				return rollback(st, SUBID_STORE_ERR);
+				return rollback(st, SUBID_ERR);
 			g->start = slot;
 			g->count = pool->count;
 		}
@@ -1548,21 +1548,21 @@ subid_store_ensure(struct subid_store *st, uid_t uid, const char *name, const st
 		sqlite3_stmt *s = prep(st, "UPDATE ranges SET name = ?2 WHERE uid = ?1");
 
 		if (s == NULL)
-			return rollback(st, SUBID_STORE_ERR);
+			return rollback(st, SUBID_ERR);
 		sqlite3_bind_int64(s, 1, (int64_t)uid);
 		sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
 		rc = sqlite3_step(s);
 		sqlite3_finalize(s);
 		if (rc != SQLITE_DONE) {
 			db_error(st, "update");
-			return rollback(st, SUBID_STORE_ERR);
+			return rollback(st, SUBID_ERR);
 		}
 	}
-	if (write_commit(st, &uid, 1) != SUBID_STORE_OK) {
+	if (write_commit(st, &uid, 1) != SUBID_OK) {
 		*granted = false;
-		return SUBID_STORE_ERR;
+		return SUBID_ERR;
 	}
-	return SUBID_STORE_OK;
+	return SUBID_OK;
 }
 
 /*
@@ -1580,17 +1580,17 @@ release_rows(struct subid_store *st, uid_t uid)
 
 	have = owner_state(st, uid, &ur, &gr, &name_ok, NULL);
 	if (have < 0)
-		return SUBID_STORE_ERR;
+		return SUBID_ERR;
 	if (have == 0)
-		return SUBID_STORE_NOTFOUND;
+		return SUBID_NONE;
 	if (exec3(st, "DELETE FROM ranges WHERE uid = ?1", 1, (int64_t)uid, 0, 0) != 0)
-		return SUBID_STORE_ERR;
+		return SUBID_ERR;
 	cur = free_index_pool(st, &pool);
 	if (cur < 0 ||
 	    (cur > 0 && (((have & 1) && free_index_add(st, &pool, ur.start, ur.start + ur.count) != 0) ||
 			 ((have & 2) && free_index_add(st, &pool, gr.start, gr.start + gr.count) != 0))))
-		return SUBID_STORE_ERR;
-	return SUBID_STORE_OK;
+		return SUBID_ERR;
+	return SUBID_OK;
 }
 
 int
@@ -1600,8 +1600,8 @@ subid_store_release(struct subid_store *st, uid_t uid)
 	int rc;
 
 	rc = subid_store_release_many(st, &uid, 1, &n, NULL);
-	if (rc == SUBID_STORE_OK && n == 0)
-		return SUBID_STORE_NOTFOUND;
+	if (rc == SUBID_OK && n == 0)
+		return SUBID_NONE;
 	return rc;
 }
 
@@ -1616,22 +1616,22 @@ subid_store_release_many(struct subid_store *st, const uid_t *uids, size_t n, si
 	for (size_t i = 0; held != NULL && i < n; i++)
 		held[i] = false;
 	if (st->readonly)
-		return SUBID_STORE_ERR;
+		return SUBID_ERR;
 	if (n > 1 && (done = calloc(n, sizeof(*done))) == NULL) {
 		subid_log(st->log, LOG_CRIT, "store error path=%s reason=\"out of memory\"", st->path);
-		return SUBID_STORE_ERR;
+		return SUBID_ERR;
 	}
-	if (write_begin(st) != SUBID_STORE_OK) {
+	if (write_begin(st) != SUBID_OK) {
 		free(done);
-		return SUBID_STORE_ERR;
+		return SUBID_ERR;
 	}
 	for (size_t i = 0; i < n; i++) {
 		rc = release_rows(st, uids[i]);
-		if (rc == SUBID_STORE_ERR) {
+		if (rc == SUBID_ERR) {
 			free(done);
-			return rollback(st, SUBID_STORE_ERR);
+			return rollback(st, SUBID_ERR);
 		}
-		if (rc == SUBID_STORE_OK) {
+		if (rc == SUBID_OK) {
 			if (done != NULL)
 				done[nd] = uids[i];
 			nd++;
@@ -1641,13 +1641,13 @@ subid_store_release_many(struct subid_store *st, const uid_t *uids, size_t n, si
 	}
 	if (nd == 0) {
 		free(done);
-		return rollback(st, SUBID_STORE_OK);
+		return rollback(st, SUBID_OK);
 	}
 	rc = write_commit(st, done != NULL ? done : uids, nd);
 	free(done);
-	if (rc == SUBID_STORE_OK)
+	if (rc == SUBID_OK)
 		*released = nd;
-	for (size_t i = 0; rc != SUBID_STORE_OK && held != NULL && i < n; i++)
+	for (size_t i = 0; rc != SUBID_OK && held != NULL && i < n; i++)
 		held[i] = false;
 	return rc;
 }
@@ -1682,11 +1682,11 @@ int
 subid_store_import(struct subid_store *st, uid_t uid, const char *name, const struct subid_grant *uid_range,
 		   const struct subid_grant *gid_range, bool *changed)
 {
-	struct subid_import one = { uid, name, { *uid_range, *gid_range }, SUBID_STORE_ERR, false };
+	struct subid_import one = { uid, name, { *uid_range, *gid_range }, SUBID_ERR, false };
 	int rc = subid_store_import_many(st, &one, 1, NULL);
 
 	*changed = one.changed;
-	return rc != SUBID_STORE_OK ? rc : one.rc;
+	return rc != SUBID_OK ? rc : one.rc;
 }
 
 int
@@ -1698,20 +1698,20 @@ subid_store_import_many(struct subid_store *st, struct subid_import *v, size_t n
 	int rc;
 
 	for (size_t i = 0; i < n; i++) {
-		v[i].rc = SUBID_STORE_ERR;
+		v[i].rc = SUBID_ERR;
 		v[i].changed = false;
 	}
 	if (st->readonly)
-		return SUBID_STORE_ERR;
+		return SUBID_ERR;
 	if (n == 0)
-		return SUBID_STORE_OK;
+		return SUBID_OK;
 	if ((uids = calloc(n, sizeof(*uids))) == NULL) {
 		subid_log(st->log, LOG_CRIT, "store error path=%s reason=\"out of memory\"", st->path);
-		return SUBID_STORE_ERR;
+		return SUBID_ERR;
 	}
-	if (write_begin(st) != SUBID_STORE_OK) {
+	if (write_begin(st) != SUBID_OK) {
 		free(uids);
-		return SUBID_STORE_ERR;
+		return SUBID_ERR;
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct subid_import *w = &v[i];
@@ -1723,19 +1723,19 @@ subid_store_import_many(struct subid_store *st, struct subid_import *v, size_t n
 			goto fail;
 		if (have != 0) {
 			/* uid holds ranges already: the same ones (nothing to do) or others (the admin decides) */
-			w->rc = have == 3 && same_ranges(&ur, &gr, &w->r[0], &w->r[1]) ? SUBID_STORE_OK :
-				SUBID_STORE_CONFLICT;
+			w->rc = have == 3 && same_ranges(&ur, &gr, &w->r[0], &w->r[1]) ? SUBID_OK :
+				SUBID_CONFLICT;
 			continue;
 		}
-		w->rc = SUBID_STORE_OK;
-		for (int k = 0; k < 2 && w->rc == SUBID_STORE_OK; k++) {
+		w->rc = SUBID_OK;
+		for (int k = 0; k < 2 && w->rc == SUBID_OK; k++) {
 			rc = overlap_row(st, 0, w->r[k].start, w->r[k].count, w->uid, NULL, NULL);
-			if (rc == SUBID_STORE_ERR)
+			if (rc == SUBID_ERR)
 				goto fail;
-			if (rc == SUBID_STORE_OK)
-				w->rc = SUBID_STORE_CONFLICT;
+			if (rc == SUBID_OK)
+				w->rc = SUBID_CONFLICT;
 		}
-		if (w->rc != SUBID_STORE_OK)
+		if (w->rc != SUBID_OK)
 			continue;
 		if (insert_owner(st, w->uid, w->name, &w->r[0], &w->r[1], now) != 0)
 			goto fail;
@@ -1748,21 +1748,21 @@ subid_store_import_many(struct subid_store *st, struct subid_import *v, size_t n
 		if (rc < 0 || (rc == 0 && free_index_rebuild(st, pool) != 0))
 			goto fail;
 	}
-	rc = nu == 0 ? rollback(st, SUBID_STORE_OK) : write_commit(st, uids, nu);
+	rc = nu == 0 ? rollback(st, SUBID_OK) : write_commit(st, uids, nu);
 	free(uids);
-	if (rc != SUBID_STORE_OK)
+	if (rc != SUBID_OK)
 		for (size_t i = 0; i < n; i++) {
-			v[i].rc = SUBID_STORE_ERR;
+			v[i].rc = SUBID_ERR;
 			v[i].changed = false;
 		}
 	return rc;
 fail:
 	free(uids);
 	for (size_t i = 0; i < n; i++) {
-		v[i].rc = SUBID_STORE_ERR;
+		v[i].rc = SUBID_ERR;
 		v[i].changed = false;
 	}
-	return rollback(st, SUBID_STORE_ERR);
+	return rollback(st, SUBID_ERR);
 }
 
 int
@@ -1777,26 +1777,26 @@ subid_store_put(struct subid_store *st, uid_t uid, const char *name, const struc
 
 	*changed = false;
 	if (st->readonly)
-		return SUBID_STORE_ERR;
+		return SUBID_ERR;
 	have = owner_state(st, uid, &ur, &gr, &name_ok, name);
 	if (have < 0)
-		return SUBID_STORE_ERR;
+		return SUBID_ERR;
 	if (have == 3 && name_ok && same_ranges(&ur, &gr, uid_range, gid_range))
 		return index_lists(st, uid);
-	if (write_begin(st) != SUBID_STORE_OK)
-		return SUBID_STORE_ERR;
+	if (write_begin(st) != SUBID_OK)
+		return SUBID_ERR;
 	for (int kind = SUBID_KIND_UID; kind <= SUBID_KIND_GID; kind++) {
 		int rc = overlap_row(st, 0, want[kind]->start, want[kind]->count, uid, conflict, NULL);
 
-		if (rc != SUBID_STORE_NOTFOUND)
-			return rollback(st, rc == SUBID_STORE_OK ? SUBID_STORE_CONFLICT : SUBID_STORE_ERR);
+		if (rc != SUBID_NONE)
+			return rollback(st, rc == SUBID_OK ? SUBID_CONFLICT : SUBID_ERR);
 	}
 	/* uid's old rows go back to the free index, the new ones are taken out of it */
-	if (release_rows(st, uid) == SUBID_STORE_ERR ||
+	if (release_rows(st, uid) == SUBID_ERR ||
 	    insert_owner(st, uid, name, uid_range, gid_range, now) != 0)
-		return rollback(st, SUBID_STORE_ERR);
-	if (write_commit(st, &uid, 1) != SUBID_STORE_OK)
-		return SUBID_STORE_ERR;
+		return rollback(st, SUBID_ERR);
+	if (write_commit(st, &uid, 1) != SUBID_OK)
+		return SUBID_ERR;
 	*changed = true;
-	return SUBID_STORE_OK;
+	return SUBID_OK;
 }

@@ -11,7 +11,7 @@
  * it first.
  *
  * libsqlite3 is not linked: the first open of a store loads it (dlopen);
- * when it cannot, the open fails (SUBID_STORE_ERR, logged).
+ * when it cannot, the open fails (SUBID_ERR, logged).
  *
  * Tables: ranges(uid, kind, start, count, name, granted) and free(start, end),
  * the free-span index over the pool that makes allocation cost independent
@@ -28,29 +28,7 @@
 #include "subid_log.h"
 #include "subid_range.h"
 
-enum subid_kind {
-	SUBID_KIND_UID = 1,	/* same values as libsubid's enum subid_type */
-	SUBID_KIND_GID = 2,
-};
-
 struct subid_store;
-
-struct subid_grant {
-	uint64_t start;
-	uint64_t count;
-};
-
-struct subid_pool {
-	uint64_t min, max, count;	/* [min, max), count IDs per owner */
-};
-
-enum {
-	SUBID_STORE_OK = 0,
-	SUBID_STORE_NOTFOUND = 1,
-	SUBID_STORE_ERR = -1,		/* logged */
-	SUBID_STORE_FULL = -2,		/* pool exhausted, logged */
-	SUBID_STORE_CONFLICT = 2,	/* subid_store_import(): would overlap or replace (not logged) */
-};
 
 /*
  * Read-write open (root): creates index_path's directory 0755, the store's
@@ -68,8 +46,8 @@ int subid_store_open_rw(struct subid_store **st, const char *path, const char *i
  * Read-only open (root's tools: subidctl list/show/export/check; tests):
  * never creates or writes.  The same checks of the path as a read-write
  * open, then a plain read-only SQLite connection by name.
- * SUBID_STORE_NOTFOUND when the database does not exist or is empty (no
- * grants yet), SUBID_STORE_ERR when it is unsafe or unreadable, or holds a
+ * SUBID_NONE when the database does not exist or is empty (no
+ * grants yet), SUBID_ERR when it is unsafe or unreadable, or holds a
  * hot journal (a writer died mid-transaction: the next read-write open
  * rolls it back).  Waits on a writer's lock (busy timeout).
  */

@@ -34,7 +34,7 @@ lookup(const char *name, uid_t uid, struct subid_user *out)
 
 		if (nb == NULL) {
 			free(buf);
-			return -1;
+			return SUBID_ERR;
 		}
 		buf = nb;
 		err = name ? getpwnam_r(name, &pw, buf, len, &res) : getpwuid_r(uid, &pw, buf, len, &res);
@@ -45,13 +45,15 @@ lookup(const char *name, uid_t uid, struct subid_user *out)
 	if (res == NULL) {
 		free(buf);
 		/* "not found" is reported as 0 or one of these by the various back-ends */
-		return (err == 0 || err == ENOENT || err == ESRCH || err == EBADF || err == EPERM) ? 1 : -1;
+		if (err == 0 || err == ENOENT || err == ESRCH || err == EBADF || err == EPERM)
+			return SUBID_NONE;
+		return SUBID_ERR;
 	}
 	out->uid = pw.pw_uid;
 	out->gid = pw.pw_gid;
 	out->name = strdup(pw.pw_name);
 	free(buf);
-	return out->name ? 0 : -1;
+	return out->name ? SUBID_OK : SUBID_ERR;
 }
 
 int
@@ -68,13 +70,13 @@ subid_user_lookup(const char *owner, bool by_uid, struct subid_user *out)
 
 	memset(out, 0, sizeof(*out));
 	if (owner == NULL || owner[0] == '\0' || strnlen(owner, SUBID_NAME_MAX) >= SUBID_NAME_MAX)
-		return 1;
+		return SUBID_NONE;
 	rc = lookup(owner, 0, out);
 	if (rc != 1 || !by_uid)
 		return rc;
 	/* only the UID's own spelling, as for file lines: "05002" is not uid 5002 */
 	if (!subid_parse_u64(owner, &v) || v >= SUBID_ID_LIMIT || (owner[0] == '0' && owner[1] != '\0'))
-		return 1;
+		return SUBID_NONE;
 	return lookup(NULL, (uid_t)v, out);
 }
 
@@ -99,7 +101,7 @@ subid_user_line_owner(const char *owner, struct subid_user *out)
 		return subid_user_lookup(owner, false, out);
 	/* only the UID's own spelling: "015002" names nobody (shadow compares strings) */
 	if (!subid_parse_u64(owner, &v) || v >= SUBID_ID_LIMIT || (owner[0] == '0' && owner[1] != '\0'))
-		return 1;
+		return SUBID_NONE;
 	return lookup(NULL, (uid_t)v, out);
 }
 

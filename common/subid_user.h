@@ -17,8 +17,8 @@ struct subid_user {
 
 /*
  * Resolve owner: a user name, or (when by_uid and the string is a decimal
- * number that is not a known name) a UID.  0 found, 1 unknown, -1 error
- * (NSS back-end failure, memory).
+ * number that is not a known name) a UID.  SUBID_OK found, SUBID_NONE
+ * unknown, SUBID_ERR error (NSS back-end failure, memory).
  */
 int subid_user_lookup(const char *owner, bool by_uid, struct subid_user *out);
 int subid_user_lookup_uid(uid_t uid, struct subid_user *out);
@@ -33,7 +33,7 @@ bool subid_name_is_numeric(const char *name);
 /*
  * The account a line of /etc/subuid or /etc/subgid names: an owner of
  * digits is a UID (resolved by getpwuid, never by name), any other owner a
- * user name.  0 found, 1 unknown, -1 error.
+ * user name.  SUBID_OK, SUBID_NONE or SUBID_ERR, as subid_user_lookup().
  */
 int subid_user_line_owner(const char *owner, struct subid_user *out);
 void subid_user_free(struct subid_user *u);

@@ -126,21 +126,21 @@ check_store_files(struct ctl *c, struct report *r)
 	check_parent(c, r, "index directory", c->cfg.index_path, READABLE);
 	check_file_mode(c, r, "index", c->cfg.index_path, READABLE);
 	rc = subid_index_open(&ix, c->cfg.index_path, c->paths.trusted_uid, &c->log);
-	if (rc == SUBID_INDEX_ERR) {
+	if (rc == SUBID_ERR) {
 		problem(r, "index %s: refused (see the message above); the plugin serves nothing from the store "
 			"until a write publishes it again (\"subidctl reindex\")", c->cfg.index_path);
 		return;
 	}
 	rc = subid_store_generation_at(c->cfg.db_path, c->paths.trusted_uid, &c->log, &gen);
 	if (ix == NULL) {
-		if (rc == SUBID_STORE_OK && gen > 0)
+		if (rc == SUBID_OK && gen > 0)
 			problem(r, "index %s: missing; the plugin serves nothing from the store until a write "
 				"publishes it (\"subidctl reindex\")", c->cfg.index_path);
 		return;
 	}
-	if (subid_index_verify(ix, why, sizeof(why)) != SUBID_INDEX_OK)
+	if (subid_index_verify(ix, why, sizeof(why)) != SUBID_OK)
 		problem(r, "index %s: damaged: %s; \"subidctl reindex\" publishes it again", c->cfg.index_path, why);
-	else if (rc == SUBID_STORE_OK && (uint64_t)gen != subid_index_generation(ix))
+	else if (rc == SUBID_OK && (uint64_t)gen != subid_index_generation(ix))
 		problem(r, "index %s: generation %llu, the store's is %lld (a writer stopped between its commit "
 			"and its publish); the next write, or \"subidctl reindex\", publishes it again",
 			c->cfg.index_path, (unsigned long long)subid_index_generation(ix), (long long)gen);

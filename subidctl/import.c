@@ -208,7 +208,7 @@ cmd_import(struct ctl *c, const char *subuid, const char *subgid)
 	size_t problems = 0, imported = 0, present = 0;
 	int ret = EXIT_ERROR;
 
-	if (c->cfg.store != SUBID_STORE_LOCAL) {
+	if (c->cfg.store != SUBID_BACKEND_LOCAL) {
 		fprintf(stderr, "subidctl: import writes the local store; with store = ldap the directory is the "
 			"authority: import on a host with store = local, or add the entries to the directory\n");
 		return EXIT_ERROR;
@@ -271,8 +271,8 @@ cmd_import(struct ctl *c, const char *subuid, const char *subgid)
 	}
 	/* one transaction, one published index: all of it or nothing */
 	subid_core_pool(&c->cfg, &pool);
-	if (subid_store_open_rw(&st, c->cfg.db_path, c->cfg.index_path, c->paths.trusted_uid, &c->log) != SUBID_STORE_OK ||
-	    subid_store_import_many(st, imp, nimp, &pool) != SUBID_STORE_OK) {
+	if (subid_store_open_rw(&st, c->cfg.db_path, c->cfg.index_path, c->paths.trusted_uid, &c->log) != SUBID_OK ||
+	    subid_store_import_many(st, imp, nimp, &pool) != SUBID_OK) {
 		fprintf(stderr, "subidctl: the store could not be written (see the log); nothing imported\n");
 		goto out;
 	}
@@ -280,7 +280,7 @@ cmd_import(struct ctl *c, const char *subuid, const char *subgid)
 		const struct subid_import *w = &imp[i];
 		char safe[SUBID_LOG_STR_MAX];
 
-		if (w->rc == SUBID_STORE_CONFLICT) {
+		if (w->rc == SUBID_CONFLICT) {
 			printf("conflict: %s: the store holds other ranges for uid %u, or another owner's ranges "
 			       "overlap these\n", o.v[who[i]].label, (unsigned)w->uid);
 			problems++;

@@ -265,15 +265,15 @@ index_rows(struct ctl *c, struct row_vec *rows)
 	struct subid_index *ix = NULL;
 	int rc = subid_index_open(&ix, c->cfg.index_path, c->paths.trusted_uid, &c->log);
 
-	if (rc == SUBID_INDEX_NOTFOUND)
+	if (rc == SUBID_NONE)
 		return 0;
-	if (rc != SUBID_INDEX_OK)
+	if (rc != SUBID_OK)
 		return -1;
 	for (size_t i = 0; i < subid_index_count(ix) && rc == 0; i++) {
 		struct subid_index_owner o;
 		struct subid_user u = { 0, 0, NULL };
 
-		if (subid_index_owner_at(ix, i, &o) != SUBID_INDEX_OK) {
+		if (subid_index_owner_at(ix, i, &o) != SUBID_OK) {
 			subid_log(&c->log, LOG_ERR, "index refused path=%s reason=\"malformed record\"", c->cfg.index_path);
 			rc = -1;
 			break;
@@ -307,13 +307,13 @@ ctl_rows(struct ctl *c, struct row_vec *rows)
 	if (geteuid() != c->paths.trusted_uid)
 		return index_rows(c, rows);
 	rc = subid_store_open_ro(&st, c->cfg.db_path, c->paths.trusted_uid, &c->log);
-	if (rc == SUBID_STORE_NOTFOUND)
+	if (rc == SUBID_NONE)
 		return 0;
-	if (rc != SUBID_STORE_OK)
+	if (rc != SUBID_OK)
 		return -1;
 	rc = subid_store_foreach(st, copy_row, rows);
 	subid_store_close(st);
-	if (rc != SUBID_STORE_OK) {
+	if (rc != SUBID_OK) {
 		if (rc == 1)
 			fprintf(stderr, "subidctl: out of memory\n");
 		ctl_rows_free(rows);
@@ -373,7 +373,7 @@ cmd_print(struct ctl *c, struct print_ctx *p)
 		return EXIT_ERROR;
 	if (p->format == 1)
 		fputs("[", stdout);
-	p->source = c->cfg.store == SUBID_STORE_LDAP ? "ldap" : "local";
+	p->source = c->cfg.store == SUBID_BACKEND_LDAP ? "ldap" : "local";
 	for (size_t i = 0; i < rows.n; i++)
 		print_row(&rows.v[i], p);
 	ctl_rows_free(&rows);
@@ -424,11 +424,11 @@ cmd_reindex(struct ctl *c)
 	int rc;
 
 	if (subid_store_open_rw(&st, c->cfg.db_path, c->cfg.index_path, c->paths.trusted_uid, &c->log) !=
-	    SUBID_STORE_OK)
+	    SUBID_OK)
 		return EXIT_ERROR;
 	rc = subid_store_publish(st, &n);
 	subid_store_close(st);
-	if (rc != SUBID_STORE_OK)
+	if (rc != SUBID_OK)
 		return EXIT_ERROR;
 	printf("reindex: %zu owner%s published to %s\n", n, n == 1 ? "" : "s", c->cfg.index_path);
 	return EXIT_DONE;

@@ -30,16 +30,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (size > 0)
 		memcpy(buf, data, size);
-	if (subid_index_from_buffer(&ix, buf, size) != SUBID_INDEX_OK) {
+	if (subid_index_from_buffer(&ix, buf, size) != SUBID_OK) {
 		free(buf);
 		return 0;
 	}
-	whole = subid_index_verify(ix, why, sizeof(why)) == SUBID_INDEX_OK;
+	whole = subid_index_verify(ix, why, sizeof(why)) == SUBID_OK;
 	if (size >= 4)
 		memcpy(&probe, data + size - 4, 4);
 	/* lookups of whatever the file holds, and of an arbitrary uid and ID */
 	for (size_t i = 0; i < subid_index_count(ix) && i < 64; i++) {
-		if (subid_index_owner_at(ix, i, &o) != SUBID_INDEX_OK) {
+		if (subid_index_owner_at(ix, i, &o) != SUBID_OK) {
 			if (whole)
 				__builtin_trap();
 			continue;
@@ -50,11 +50,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (!whole)
 				continue;
 			/* a file that verifies answers consistently */
-			if (o.r[k - 1].count == 0 ? rc != SUBID_INDEX_NOTFOUND :
-			    rc != SUBID_INDEX_OK || g.start != o.r[k - 1].start || g.count != o.r[k - 1].count)
+			if (o.r[k - 1].count == 0 ? rc != SUBID_NONE :
+			    rc != SUBID_OK || g.start != o.r[k - 1].start || g.count != o.r[k - 1].count)
 				__builtin_trap();
 			if (o.r[k - 1].count != 0 &&
-			    (subid_index_owner_of(ix, k, o.r[k - 1].start, &uid) != SUBID_INDEX_OK || uid != o.uid))
+			    (subid_index_owner_of(ix, k, o.r[k - 1].start, &uid) != SUBID_OK || uid != o.uid))
 				__builtin_trap();
 		}
 	}

@@ -62,9 +62,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	/* root (uid 0) and the fuzzing user own file ranges; "0" and names are both used */
 	write_file(subuid, "root:100000:65536\n0:300000:10\nnosuchuser:200000:65536\nbad line\n");
 	write_file(subgid, "root:100000:65536\n");
-	if (subid_store_open_rw(&st, db, idx, getuid(), NULL) != SUBID_STORE_OK)
+	if (subid_store_open_rw(&st, db, idx, getuid(), NULL) != SUBID_OK)
 		abort();
-	if (subid_store_ensure(st, 0, "root", &pool, NULL, 0, &u, &g, &granted) != SUBID_STORE_OK)
+	if (subid_store_ensure(st, 0, "root", &pool, NULL, 0, &u, &g, &granted) != SUBID_OK)
 		abort();
 	subid_store_close(st);
 	paths.conf = conf;

@@ -145,7 +145,7 @@ test_config_defaults(void **state)
 	(void)state;
 	memset(&cfg, 0xa5, sizeof(cfg));
 	assert_int_equal(subid_config_defaults(&cfg, &ld), 0);
-	assert_int_equal(cfg.store, SUBID_STORE_LOCAL);
+	assert_int_equal(cfg.store, SUBID_BACKEND_LOCAL);
 	assert_non_null(cfg.db_path);
 	assert_string_equal(cfg.db_path, SUBID_DB_PATH);
 	assert_int_equal(cfg.range_min, UINT64_C(2147483648));
@@ -199,7 +199,7 @@ test_parse_good(void **state)
 				   &fx->tl),
 			 0);
 	assert_int_equal(fx->tl.n, 0);
-	assert_int_equal(cfg.store, SUBID_STORE_LOCAL);
+	assert_int_equal(cfg.store, SUBID_BACKEND_LOCAL);
 	assert_string_equal(cfg.db_path, "/x/y.db");
 	assert_int_equal(cfg.range_min, UINT64_C(3000000000));
 	assert_int_equal(cfg.range_max, UINT64_C(4000000000));
@@ -327,7 +327,7 @@ test_parse_bad_lines(void **state)
 		assert_int_equal(cfg.range_max, SUBID_DEFAULT_RANGE_MAX);
 		assert_string_equal(cfg.db_path, SUBID_DB_PATH);
 		assert_true(cfg.files);
-		assert_int_equal(cfg.store, SUBID_STORE_LOCAL);
+		assert_int_equal(cfg.store, SUBID_BACKEND_LOCAL);
 		free(text);
 		subid_config_free(&cfg);
 	}
@@ -792,7 +792,7 @@ test_ldap_keys(void **state)
 	assert_int_equal(subid_config_defaults(&cfg, &ld_default), 0);
 	assert_int_equal(parse_str(&cfg, "store = ldap\nldap_uri = ldap://a\nldap_base = o=x\n"
 				   "ldap_tls = ldaps\nldap_timeout = 7\nldap_ca_file = /ca.pem\n", &fx->tl), 0);
-	assert_int_equal(cfg.store, SUBID_STORE_LDAP);
+	assert_int_equal(cfg.store, SUBID_BACKEND_LDAP);
 	assert_string_equal(cfg.ldap.uri, "ldap://a");
 	assert_string_equal(cfg.ldap.base, "o=x");
 	assert_int_equal(cfg.ldap.tls, SUBID_LDAP_TLS_LDAPS);

@@ -43,9 +43,9 @@ open_ok(struct fx *fx, const char *path)
 	struct subid_index *ix = NULL;
 	int rc = subid_index_open(&ix, path, getuid(), &fx->tl.log);
 
-	if (rc != SUBID_INDEX_OK)
+	if (rc != SUBID_OK)
 		test_log_dump(&fx->tl);
-	assert_int_equal(rc, SUBID_INDEX_OK);
+	assert_int_equal(rc, SUBID_OK);
 	return ix;
 }
 
@@ -55,21 +55,21 @@ assert_matches(struct subid_index *ix, const struct model *m)
 	char why[200];
 	size_t n = 0;
 
-	if (subid_index_verify(ix, why, sizeof(why)) != SUBID_INDEX_OK)
+	if (subid_index_verify(ix, why, sizeof(why)) != SUBID_OK)
 		fail_msg("verify: %s", why);
 	for (int u = 0; u < UIDS; u++) {
 		struct subid_grant g;
 		int rc = subid_index_get(ix, 5000 + u, 1, &g);
 
 		if (m->slot[u] < 0) {
-			assert_int_equal(rc, SUBID_INDEX_NOTFOUND);
+			assert_int_equal(rc, SUBID_NONE);
 			continue;
 		}
 		n++;
-		assert_int_equal(rc, SUBID_INDEX_OK);
+		assert_int_equal(rc, SUBID_OK);
 		assert_int_equal(g.start, M + (uint64_t)m->slot[u] * C);
 		assert_int_equal(g.count, C);
-		assert_int_equal(subid_index_get(ix, 5000 + u, 2, &g), SUBID_INDEX_OK);
+		assert_int_equal(subid_index_get(ix, 5000 + u, 2, &g), SUBID_OK);
 		assert_int_equal(g.start, M + (uint64_t)m->slot[u] * C);
 	}
 	assert_int_equal(subid_index_count(ix), n);
@@ -84,16 +84,16 @@ assert_matches(struct subid_index *ix, const struct model *m)
 			int rc = subid_index_owner_of(ix, k, M + (uint64_t)s * C + C / 2, &uid);
 
 			if (owner < 0) {
-				assert_int_equal(rc, SUBID_INDEX_NOTFOUND);
+				assert_int_equal(rc, SUBID_NONE);
 			} else {
-				assert_int_equal(rc, SUBID_INDEX_OK);
+				assert_int_equal(rc, SUBID_OK);
 				assert_int_equal(uid, 5000 + owner);
 			}
 			rc = subid_index_overlap(ix, k, M + (uint64_t)s * C + 7, 1, (uid_t)-1, &uid, NULL);
-			assert_int_equal(rc, owner < 0 ? SUBID_INDEX_NOTFOUND : SUBID_INDEX_OK);
+			assert_int_equal(rc, owner < 0 ? SUBID_NONE : SUBID_OK);
 			if (owner >= 0)
 				assert_int_equal(subid_index_overlap(ix, k, M + (uint64_t)s * C, C, 5000 + owner, NULL, NULL),
-						 SUBID_INDEX_NOTFOUND);
+						 SUBID_NONE);
 		}
 	}
 }
@@ -113,8 +113,8 @@ test_publish_model(void **state)
 		m.slot[u] = -1;
 	assert_int_equal(mkdir(fx->libdir, 0755), 0);
 	/* no file yet: nothing granted */
-	assert_int_equal(subid_index_open(&ix, path, getuid(), &fx->tl.log), SUBID_INDEX_NOTFOUND);
-	assert_int_equal(subid_index_publish(path, NULL, NULL, 0, gen, &fx->tl.log), SUBID_INDEX_OK);
+	assert_int_equal(subid_index_open(&ix, path, getuid(), &fx->tl.log), SUBID_NONE);
+	assert_int_equal(subid_index_publish(path, NULL, NULL, 0, gen, &fx->tl.log), SUBID_OK);
 	for (int round = 0; round < 300; round++) {
 		subid_index_change ch[4];
 		size_t nch = 0, want = 1 + (size_t)(rand_r(&seed) % 4);
@@ -144,7 +144,7 @@ test_publish_model(void **state)
 			}
 			nch++;
 		}
-		if (subid_index_publish(path, ix, ch, nch, ++gen, &fx->tl.log) != SUBID_INDEX_OK) {
+		if (subid_index_publish(path, ix, ch, nch, ++gen, &fx->tl.log) != SUBID_OK) {
 			test_log_dump(&fx->tl);
 			for (size_t i = 0; i < nch; i++)
 				print_message("change uid %u start %llu count %llu\n", (unsigned)ch[i].uid, (unsigned long long)ch[i].r[0].start, (unsigned long long)ch[i].r[0].count);
@@ -201,14 +201,14 @@ test_damage(void **state)
 	size_t wrong = 0;
 
 	assert_int_equal(mkdir(fx->libdir, 0755), 0);
-	assert_int_equal(subid_index_publish(path, NULL, ch, 3, 7, &fx->tl.log), SUBID_INDEX_OK);
+	assert_int_equal(subid_index_publish(path, NULL, ch, 3, 7, &fx->tl.log), SUBID_OK);
 	good = slurp(path, &len);
 	bad = malloc(len);
 	assert_non_null(bad);
 	for (size_t t = 0; t < len; t++) {
 		struct subid_index *ix;
 
-		assert_int_equal(subid_index_from_buffer(&ix, good, t), SUBID_INDEX_ERR);
+		assert_int_equal(subid_index_from_buffer(&ix, good, t), SUBID_ERR);
 	}
 	for (size_t i = 0; i < len; i++) {
 		for (int bit = 0; bit < 8; bit++) {
@@ -219,15 +219,15 @@ test_damage(void **state)
 
 			memcpy(bad, good, len);
 			bad[i] ^= (unsigned char)(1u << bit);
-			if (subid_index_from_buffer(&ix, bad, len) != SUBID_INDEX_OK)
+			if (subid_index_from_buffer(&ix, bad, len) != SUBID_OK)
 				continue;
 			/* a damaged record is never served as an owner's range */
-			assert_int_equal(subid_index_verify(ix, why, sizeof(why)), SUBID_INDEX_ERR);
-			if (subid_index_get(ix, 5001, 1, &g) == SUBID_INDEX_OK && (g.start != M || g.count != C))
+			assert_int_equal(subid_index_verify(ix, why, sizeof(why)), SUBID_ERR);
+			if (subid_index_get(ix, 5001, 1, &g) == SUBID_OK && (g.start != M || g.count != C))
 				wrong++;
-			if (subid_index_get(ix, 5002, 2, &g) == SUBID_INDEX_OK && (g.start != M + C || g.count != C))
+			if (subid_index_get(ix, 5002, 2, &g) == SUBID_OK && (g.start != M + C || g.count != C))
 				wrong++;
-			if (subid_index_owner_of(ix, 1, M + 5, &uid) == SUBID_INDEX_OK && uid != 5001)
+			if (subid_index_owner_of(ix, 1, M + 5, &uid) == SUBID_OK && uid != 5001)
 				wrong++;
 			(void)subid_index_overlap(ix, 0, M, 3 * C, 5001, &uid, NULL);
 			subid_index_close(ix);
@@ -248,14 +248,14 @@ test_unsafe(void **state)
 	struct subid_index *ix = NULL;
 
 	assert_int_equal(mkdir(fx->libdir, 0755), 0);
-	assert_int_equal(subid_index_publish(path, NULL, NULL, 0, 1, &fx->tl.log), SUBID_INDEX_OK);
+	assert_int_equal(subid_index_publish(path, NULL, NULL, 0, 1, &fx->tl.log), SUBID_OK);
 	assert_int_equal(file_size(path), 64);
 	assert_int_equal(chmod(path, 0666), 0);
-	assert_int_equal(subid_index_open(&ix, path, getuid(), &fx->tl.log), SUBID_INDEX_ERR);
+	assert_int_equal(subid_index_open(&ix, path, getuid(), &fx->tl.log), SUBID_ERR);
 	assert_int_equal(chmod(path, 0644), 0);
 	assert_int_equal(symlink(path, link), 0);
-	assert_int_equal(subid_index_open(&ix, link, getuid(), &fx->tl.log), SUBID_INDEX_ERR);
-	assert_int_equal(subid_index_open(&ix, path, getuid() + 1, &fx->tl.log), SUBID_INDEX_ERR);
+	assert_int_equal(subid_index_open(&ix, link, getuid(), &fx->tl.log), SUBID_ERR);
+	assert_int_equal(subid_index_open(&ix, path, getuid() + 1, &fx->tl.log), SUBID_ERR);
 	ix = open_ok(fx, path);
 	assert_int_equal(subid_index_count(ix), 0);
 	subid_index_close(ix);
@@ -273,9 +273,9 @@ test_inconsistent_change(void **state)
 	struct subid_index *ix;
 
 	assert_int_equal(mkdir(fx->libdir, 0755), 0);
-	assert_int_equal(subid_index_publish(path, NULL, &a, 1, 1, &fx->tl.log), SUBID_INDEX_OK);
+	assert_int_equal(subid_index_publish(path, NULL, &a, 1, 1, &fx->tl.log), SUBID_OK);
 	ix = open_ok(fx, path);
-	assert_int_equal(subid_index_publish(path, ix, twice, 2, 2, &fx->tl.log), SUBID_INDEX_ERR);
+	assert_int_equal(subid_index_publish(path, ix, twice, 2, 2, &fx->tl.log), SUBID_ERR);
 	subid_index_close(ix);
 	ix = open_ok(fx, path);
 	assert_int_equal(subid_index_generation(ix), 1);

@@ -206,7 +206,7 @@ ensure_t(struct lfx *x, uid_t uid, const char *name, const struct subid_interval
 	*granted = true;
 	rc = subid_ldap_ensure(&x->cfg, uid, name, taken, ntaken, ur, gr, granted, &x->fx->tl.log);
 	assert_int_equal(fl.open, 0);
-	if (rc != SUBID_LDAP_OK)
+	if (rc != SUBID_OK)
 		assert_false(*granted);
 	return rc;
 }
@@ -239,9 +239,9 @@ expect_granted(struct lfx *x, uid_t uid, const char *name, const struct subid_in
 	char num[24];
 	int rc = ensure_t(x, uid, name, taken, ntaken, &ur, &gr, &granted);
 
-	if (rc != SUBID_LDAP_OK)
+	if (rc != SUBID_OK)
 		test_log_dump(&x->fx->tl);
-	assert_int_equal(rc, SUBID_LDAP_OK);
+	assert_int_equal(rc, SUBID_OK);
 	assert_true(granted);
 	assert_int_equal(ur.start, start);
 	assert_int_equal(gr.start, start);
@@ -261,9 +261,9 @@ expect_found(struct lfx *x, uid_t uid, const char *name, uint64_t ustart, uint64
 	bool granted;
 	int rc = ensure_t(x, uid, name, NULL, 0, &ur, &gr, &granted);
 
-	if (rc != SUBID_LDAP_OK)
+	if (rc != SUBID_OK)
 		test_log_dump(&x->fx->tl);
-	assert_int_equal(rc, SUBID_LDAP_OK);
+	assert_int_equal(rc, SUBID_OK);
 	assert_false(granted);
 	assert_int_equal(ur.start, ustart);
 	assert_int_equal(gr.start, gstart);
@@ -332,12 +332,12 @@ child_no_library(struct lfx *x)
 	bool granted = true;
 
 	fl.dlopen_fails = true;
-	if (subid_ldap_lookup(&x->cfg, 5001, &ur, &gr, &x->fx->tl.log) != SUBID_LDAP_ERR)
+	if (subid_ldap_lookup(&x->cfg, 5001, &ur, &gr, &x->fx->tl.log) != SUBID_ERR)
 		return 1;
-	if (subid_ldap_ensure(&x->cfg, 5001, "alice", NULL, 0, &ur, &gr, &granted, &x->fx->tl.log) != SUBID_LDAP_ERR ||
+	if (subid_ldap_ensure(&x->cfg, 5001, "alice", NULL, 0, &ur, &gr, &granted, &x->fx->tl.log) != SUBID_ERR ||
 	    granted)
 		return 2;
-	if (subid_ldap_release(&x->cfg, 5001, &x->fx->tl.log) != SUBID_LDAP_ERR)
+	if (subid_ldap_release(&x->cfg, 5001, &x->fx->tl.log) != SUBID_ERR)
 		return 3;
 	if (test_log_count_substr(&x->fx->tl, "cannot load " SUBID_LDAP_SONAME) != 3)
 		return 4;
@@ -358,7 +358,7 @@ child_missing_symbol(struct lfx *x)
 	struct subid_grant ur, gr;
 
 	fl.missing_sym = "ldap_value_free_len";
-	if (subid_ldap_lookup(&x->cfg, 5001, &ur, &gr, &x->fx->tl.log) != SUBID_LDAP_ERR)
+	if (subid_ldap_lookup(&x->cfg, 5001, &ur, &gr, &x->fx->tl.log) != SUBID_ERR)
 		return 1;
 	if (test_log_count_substr(&x->fx->tl, "has no ldap_value_free_len") != 1)
 		return 2;
@@ -410,7 +410,7 @@ test_alloc_fills_pool_then_full(void **state)
 	for (unsigned i = 0; i < SLOTS; i++)
 		expect_granted(x, 6000 + i, NULL, NULL, 0, SLOT(i));
 	assert_int_equal(fl_count(FL_ALLOC, CLAIMS_FILTER), SLOTS);
-	expect_ensure_rc(x, 6100, NULL, SUBID_LDAP_FULL);
+	expect_ensure_rc(x, 6100, NULL, SUBID_FULL);
 	assert_logged(x, "ldap full uid=6100 reason=\"pool [1000000, 1010000) exhausted\"");
 	/* nothing written for the one who got nothing */
 	assert_null(fl_find(fl_entry_dn(6100)));
@@ -566,7 +566,7 @@ test_alloc_wraps_to_released_slot(void **state)
 
 	for (unsigned i = 0; i < SLOTS; i++)
 		expect_granted(x, 6000 + i, NULL, NULL, 0, SLOT(i));
-	assert_int_equal(release_t(x, 6003), SUBID_LDAP_OK);
+	assert_int_equal(release_t(x, 6003), SUBID_OK);
 	assert_null(fl_find(fl_entry_dn(6003)));
 	assert_null(fl_find(fl_claim_dn(SLOT(3))));
 	expect_granted(x, 7000, NULL, NULL, 0, SLOT(3));
@@ -580,7 +580,7 @@ test_alloc_bad_cursor(void **state)
 	struct lfx *x = *state;
 
 	fl_add(FL_ALLOC, "objectClass", "subidAllocator", "cn", "allocator", "subidNextStart", "12x", NULL);
-	expect_ensure_rc(x, 5001, "alice", SUBID_LDAP_ERR);
+	expect_ensure_rc(x, 5001, "alice", SUBID_ERR);
 	assert_logged(x, "no valid subidNextStart");
 	assert_int_equal(fl.calls[FL_ADD], 0);
 }
@@ -631,7 +631,7 @@ test_full_waits_for_contended_owner(void **state)
 	fl_remove(fl_entry_dn(5001));
 	fl_add_account("carol", 5003);
 	nanosleeps = 0;
-	expect_ensure_rc(x, 5003, "carol", SUBID_LDAP_FULL);
+	expect_ensure_rc(x, 5003, "carol", SUBID_FULL);
 	assert_int_equal(nanosleeps, 9);
 	assert_logged(x, "ldap full uid=5003");
 }
@@ -663,7 +663,7 @@ test_window_size_limit(void **state)
 	assert_true(window >= 1);
 	/* one more in the window: refused, nothing claimed or added */
 	fl_add_ranges("tiny-last", 200000, NULL, SLOT(9) + 500, 1, SLOT(9) + 500, 1);
-	expect_ensure_rc(x, 5002, "bob", SUBID_LDAP_ERR);
+	expect_ensure_rc(x, 5002, "bob", SUBID_ERR);
 	assert_logged(x, "not allocating from a flooded directory");
 	assert_null(fl_find(fl_entry_dn(5002)));
 	assert_int_equal(fl_count(FL_ALLOC, CLAIMS_FILTER), 1);
@@ -716,10 +716,10 @@ test_two_entries_refused(void **state)
 
 	fl_add_ranges("5001", 5001, "alice", SLOT(0), COUNT, SLOT(0), COUNT);
 	fl_add_ranges("5001-again", 5001, "alice", SLOT(4), COUNT, SLOT(4), COUNT);
-	expect_ensure_rc(x, 5001, "alice", SUBID_LDAP_ERR);
+	expect_ensure_rc(x, 5001, "alice", SUBID_ERR);
 	assert_logged(x, "two entries for one owner");
-	assert_int_equal(lookup_t(x, 5001, &ur, &gr), SUBID_LDAP_ERR);
-	assert_int_equal(release_t(x, 5001), SUBID_LDAP_ERR);
+	assert_int_equal(lookup_t(x, 5001, &ur, &gr), SUBID_ERR);
+	assert_int_equal(release_t(x, 5001), SUBID_ERR);
 	assert_int_equal(writes(), 0);
 }
 
@@ -732,11 +732,11 @@ test_entry_over_real_ids_refused(void **state)
 
 	fl_add_ranges("5001", 5001, "alice", 1000, 65536, SLOT(0), COUNT);
 	fl_add_ranges("5002", 5002, "bob", SLOT(1), COUNT, 65535, 1);
-	expect_ensure_rc(x, 5001, "alice", SUBID_LDAP_ERR);
+	expect_ensure_rc(x, 5001, "alice", SUBID_ERR);
 	assert_logged(x, "overlaps real account IDs or a reserved interval");
-	expect_ensure_rc(x, 5002, "bob", SUBID_LDAP_ERR);
-	assert_int_equal(lookup_t(x, 5001, &ur, &gr), SUBID_LDAP_ERR);
-	assert_int_equal(lookup_t(x, 5002, &ur, &gr), SUBID_LDAP_ERR);
+	expect_ensure_rc(x, 5002, "bob", SUBID_ERR);
+	assert_int_equal(lookup_t(x, 5001, &ur, &gr), SUBID_ERR);
+	assert_int_equal(lookup_t(x, 5002, &ur, &gr), SUBID_ERR);
 	assert_int_equal(writes(), 0);
 }
 
@@ -750,9 +750,9 @@ test_entry_over_reserved_refused(void **state)
 	load_cfg(x, "reserved = 1005500-1005500\n");
 	fl_add_ranges("5001", 5001, "alice", SLOT(5), COUNT, SLOT(5), COUNT);
 	fl_add_ranges("5002", 5002, "bob", SLOT(6), COUNT, SLOT(6), COUNT);
-	expect_ensure_rc(x, 5001, "alice", SUBID_LDAP_ERR);
+	expect_ensure_rc(x, 5001, "alice", SUBID_ERR);
 	assert_logged(x, "overlaps real account IDs or a reserved interval");
-	assert_int_equal(lookup_t(x, 5001, &ur, &gr), SUBID_LDAP_ERR);
+	assert_int_equal(lookup_t(x, 5001, &ur, &gr), SUBID_ERR);
 	/* next to it is fine */
 	expect_found(x, 5002, "bob", SLOT(6), SLOT(6));
 }
@@ -775,7 +775,7 @@ test_entry_outside_pool_or_taken_returned(void **state)
 	fl_add_ranges("5001", 5001, "alice", 3000000, COUNT, 3000000, COUNT);
 	fl_add_ranges("5002", 5002, "bob", SLOT(2), COUNT, SLOT(2), COUNT);
 	expect_found(x, 5001, "alice", 3000000, 3000000);
-	assert_int_equal(ensure_t(x, 5002, "bob", taken, ARRAY_SIZE(taken), &ur, &gr, &granted), SUBID_LDAP_OK);
+	assert_int_equal(ensure_t(x, 5002, "bob", taken, ARRAY_SIZE(taken), &ur, &gr, &granted), SUBID_OK);
 	assert_false(granted);
 	assert_int_equal(ur.start, SLOT(2));
 }
@@ -808,9 +808,9 @@ test_entry_invalid_ranges(void **state)
 		if (bad[i].value != NULL)
 			fl_entry_add_value(e, bad[i].attr, bad[i].value);
 		test_log_reset(&x->fx->tl);
-		expect_ensure_rc(x, 5001, "alice", SUBID_LDAP_ERR);
+		expect_ensure_rc(x, 5001, "alice", SUBID_ERR);
 		assert_logged(x, "entry has invalid ranges");
-		assert_int_equal(lookup_t(x, 5001, &ur, &gr), SUBID_LDAP_ERR);
+		assert_int_equal(lookup_t(x, 5001, &ur, &gr), SUBID_ERR);
 		fl_remove(fl_entry_dn(5001));
 	}
 	assert_int_equal(writes(), 0);
@@ -828,7 +828,7 @@ test_lookup(void **state)
 	/* a write bind is configured, with a password file that is not even there: never read */
 	load_cfg(x, "ldap_bind_dn = " BIND_DN "\nldap_bind_pw_file = /nonexistent/bindpw\n");
 	fl_add_ranges("5001", 5001, "alice", SLOT(3), COUNT, SLOT(4), 2 * COUNT);
-	assert_int_equal(lookup_t(x, 5001, &ur, &gr), SUBID_LDAP_OK);
+	assert_int_equal(lookup_t(x, 5001, &ur, &gr), SUBID_OK);
 	assert_int_equal(ur.start, SLOT(3));
 	assert_int_equal(ur.count, COUNT);
 	assert_int_equal(gr.start, SLOT(4));
@@ -848,14 +848,14 @@ test_release(void **state)
 	struct subid_grant ur, gr;
 
 	expect_granted(x, 5001, "alice", NULL, 0, SLOT(0));
-	assert_int_equal(release_t(x, 5001), SUBID_LDAP_OK);
+	assert_int_equal(release_t(x, 5001), SUBID_OK);
 	assert_null(fl_find(fl_entry_dn(5001)));
 	assert_null(fl_find(fl_claim_dn(SLOT(0))));
 	assert_int_equal(lookup_t(x, 5001, &ur, &gr), 1);
 	assert_int_equal(release_t(x, 5001), 1);
 	/* a hand-made entry without a claim is released all the same */
 	fl_add_ranges("bob-by-hand", 5002, "bob", SLOT(5), COUNT, SLOT(5), COUNT);
-	assert_int_equal(release_t(x, 5002), SUBID_LDAP_OK);
+	assert_int_equal(release_t(x, 5002), SUBID_OK);
 	assert_null(fl_find("cn=bob-by-hand," FL_BASE));
 }
 
@@ -868,14 +868,14 @@ test_release_down(void **state)
 	fl_add_ranges("5001", 5001, "alice", SLOT(3), COUNT, SLOT(3), COUNT);
 	fl.fail.op = FL_DELETE;
 	fl.fail.rc = LDAP_SERVER_DOWN;
-	assert_int_equal(release_t(x, 5001), SUBID_LDAP_DOWN);
+	assert_int_equal(release_t(x, 5001), SUBID_DOWN);
 	assert_non_null(fl_find(fl_entry_dn(5001)));
 	assert_logged(x, "op=delete");
 }
 
 /* ---- a directory that is down, slow, or refuses us ------------------------------------------ */
 
-/* Every "cannot reach" answer at connect/bind is SUBID_LDAP_DOWN (the replica serves), for all three calls. */
+/* Every "cannot reach" answer at connect/bind is SUBID_DOWN (the replica serves), for all three calls. */
 static void
 test_down_at_bind(void **state)
 {
@@ -888,9 +888,9 @@ test_down_at_bind(void **state)
 		fl.fail.op = FL_BIND;
 		fl.fail.rc = down[i];
 		test_log_reset(&x->fx->tl);
-		expect_ensure_rc(x, 5002, "bob", SUBID_LDAP_DOWN);
-		assert_int_equal(lookup_t(x, 5001, &ur, &gr), SUBID_LDAP_DOWN);
-		assert_int_equal(release_t(x, 5001), SUBID_LDAP_DOWN);
+		expect_ensure_rc(x, 5002, "bob", SUBID_DOWN);
+		assert_int_equal(lookup_t(x, 5001, &ur, &gr), SUBID_DOWN);
+		assert_int_equal(release_t(x, 5001), SUBID_DOWN);
 		assert_logged(x, "op=bind");
 	}
 	assert_int_equal(writes(), 0);
@@ -907,14 +907,14 @@ test_down_midway(void **state)
 	fl.fail.op = FL_ADD;
 	fl.fail.skip = 1;	/* the allocator entry is created; the slot claim is not */
 	fl.fail.rc = LDAP_SERVER_DOWN;
-	expect_ensure_rc(x, 5001, "alice", SUBID_LDAP_DOWN);
+	expect_ensure_rc(x, 5001, "alice", SUBID_DOWN);
 	assert_null(fl_find(fl_entry_dn(5001)));
 	assert_int_equal(fl_count(FL_ALLOC, CLAIMS_FILTER), 0);
 	/* searches time out the same way */
 	fl.fail.op = FL_SEARCH;
 	fl.fail.skip = 1;
 	fl.fail.rc = LDAP_TIMEOUT;
-	expect_ensure_rc(x, 5001, "alice", SUBID_LDAP_DOWN);
+	expect_ensure_rc(x, 5001, "alice", SUBID_DOWN);
 }
 
 /* ldap_initialize() refusing the URI is an error, not "down". */
@@ -924,7 +924,7 @@ test_initialize_error(void **state)
 	struct lfx *x = *state;
 
 	fl.init_rc = LDAP_PARAM_ERROR;
-	expect_ensure_rc(x, 5001, "alice", SUBID_LDAP_ERR);
+	expect_ensure_rc(x, 5001, "alice", SUBID_ERR);
 	assert_logged(x, "op=initialize");
 	assert_int_equal(fl.calls[FL_BIND], 0);
 }
@@ -949,7 +949,7 @@ test_timeout_bounds_whole_call(void **state)
 
 	load_cfg(x, "ldap_timeout = 2\n");
 	fl.hook = slow_search;
-	expect_ensure_rc(x, 5001, "alice", SUBID_LDAP_DOWN);
+	expect_ensure_rc(x, 5001, "alice", SUBID_DOWN);
 	assert_logged(x, "reason=\"no answer within ldap_timeout (2 s)\"");
 	assert_int_equal(writes(), 0);
 	assert_true(fl.ns >= 2);
@@ -958,7 +958,7 @@ test_timeout_bounds_whole_call(void **state)
 		assert_true(fl.s[i].timeout_ms <= fl.s[i - 1].timeout_ms - 600);
 }
 
-/* Refused credentials are an error (SUBID_LDAP_ERR), not "down": the replica does not paper over them. */
+/* Refused credentials are an error (SUBID_ERR), not "down": the replica does not paper over them. */
 static void
 test_bad_credentials(void **state)
 {
@@ -969,14 +969,14 @@ test_bad_credentials(void **state)
 	test_write_file(pw, "wrong\n", 0600);
 	load_cfg_bind(x, pw);
 	fl.bind_pw_ok = "right";
-	expect_ensure_rc(x, 5001, "alice", SUBID_LDAP_ERR);
+	expect_ensure_rc(x, 5001, "alice", SUBID_ERR);
 	assert_logged(x, "op=bind reason=\"Invalid credentials\"");
-	assert_int_equal(release_t(x, 5001), SUBID_LDAP_ERR);
+	assert_int_equal(release_t(x, 5001), SUBID_ERR);
 	assert_int_equal(writes(), 0);
 	/* a server that refuses anonymous binds: lookups are errors too */
 	fl.fail.op = FL_BIND;
 	fl.fail.rc = LDAP_INAPPROPRIATE_AUTH;
-	assert_int_equal(lookup_t(x, 5001, &ur, &gr), SUBID_LDAP_ERR);
+	assert_int_equal(lookup_t(x, 5001, &ur, &gr), SUBID_ERR);
 	free(pw);
 }
 
@@ -1021,7 +1021,7 @@ test_bind_password_file_refused(void **state)
 		if (t[i].content != NULL)
 			test_write_file(pw, t[i].content, t[i].mode);
 		test_log_reset(&x->fx->tl);
-		expect_ensure_rc(x, 5001, "alice", SUBID_LDAP_ERR);
+		expect_ensure_rc(x, 5001, "alice", SUBID_ERR);
 		assert_logged(x, t[i].why);
 		assert_logged(x, "key=ldap_bind_pw_file");
 	}
@@ -1036,7 +1036,7 @@ test_anonymous_write_refused(void **state)
 	struct lfx *x = *state;
 
 	fl.anon_readonly = true;
-	expect_ensure_rc(x, 5001, "alice", SUBID_LDAP_ERR);
+	expect_ensure_rc(x, 5001, "alice", SUBID_ERR);
 	assert_logged(x, "reason=\"Insufficient access\"");
 	assert_null(fl_find(fl_entry_dn(5001)));
 }
@@ -1052,10 +1052,10 @@ test_starttls(void **state)
 	assert_int_equal(fl.calls[FL_STARTTLS], 1);
 	assert_int_equal(fl.require_cert, LDAP_OPT_X_TLS_DEMAND);
 	fl.starttls_rc = LDAP_PROTOCOL_ERROR;
-	expect_ensure_rc(x, 5002, "bob", SUBID_LDAP_ERR);
+	expect_ensure_rc(x, 5002, "bob", SUBID_ERR);
 	assert_logged(x, "StartTLS failed");
 	fl.starttls_rc = LDAP_SERVER_DOWN;
-	expect_ensure_rc(x, 5002, "bob", SUBID_LDAP_DOWN);
+	expect_ensure_rc(x, 5002, "bob", SUBID_DOWN);
 	/* never fell back to a bind in clear text */
 	assert_int_equal(fl.calls[FL_BIND], 1);
 }
@@ -1068,7 +1068,7 @@ test_tls_context_error(void **state)
 
 	load_cfg(x, "ldap_tls = starttls\nldap_ca_file = /nonexistent/ca.pem\n");
 	fl.tls_newctx_rc = -1;
-	expect_ensure_rc(x, 5001, "alice", SUBID_LDAP_ERR);
+	expect_ensure_rc(x, 5001, "alice", SUBID_ERR);
 	assert_logged(x, "key=ldap_ca_file path=/nonexistent/ca.pem");
 	assert_int_equal(fl.calls[FL_STARTTLS] + fl.calls[FL_BIND], 0);
 }
@@ -1130,7 +1130,7 @@ test_freeipa_alloc_and_find(void **state)
 	const struct fl_entry *e;
 
 	load_cfg(x, "ldap_attr_map = freeipa\n");
-	assert_int_equal(ensure_t(x, 5001, "alice", NULL, 0, &ur, &gr, &granted), SUBID_LDAP_OK);
+	assert_int_equal(ensure_t(x, 5001, "alice", NULL, 0, &ur, &gr, &granted), SUBID_OK);
 	assert_true(granted);
 	assert_int_equal(ur.start, SLOT(0));
 	e = fl_find(IPA_DN(5001));
@@ -1142,12 +1142,12 @@ test_freeipa_alloc_and_find(void **state)
 	assert_value(IPA_DN(5001), "ipaSubGidCount", "1000");
 	assert_null(fl_value(IPA_DN(5001), "uidNumber"));
 	/* found again by its owner's DN */
-	assert_int_equal(ensure_t(x, 5001, "alice", NULL, 0, &ur, &gr, &granted), SUBID_LDAP_OK);
+	assert_int_equal(ensure_t(x, 5001, "alice", NULL, 0, &ur, &gr, &granted), SUBID_OK);
 	assert_false(granted);
-	assert_int_equal(lookup_t(x, 5001, &ur, &gr), SUBID_LDAP_OK);
+	assert_int_equal(lookup_t(x, 5001, &ur, &gr), SUBID_OK);
 	assert_int_equal(gr.start, SLOT(0));
 	/* another owner, the next slot */
-	assert_int_equal(ensure_t(x, 5002, "bob", NULL, 0, &ur, &gr, &granted), SUBID_LDAP_OK);
+	assert_int_equal(ensure_t(x, 5002, "bob", NULL, 0, &ur, &gr, &granted), SUBID_OK);
 	assert_int_equal(ur.start, SLOT(1));
 }
 
@@ -1161,13 +1161,13 @@ test_freeipa_owner_dn_escaped(void **state)
 
 	load_cfg(x, "ldap_attr_map = freeipa\n");
 	fl_add_account("o(b)*", 5005);
-	expect_ensure_rc(x, 5005, "o(b)*", SUBID_LDAP_OK);
+	expect_ensure_rc(x, 5005, "o(b)*", SUBID_OK);
 	assert_value(IPA_DN(5005), "ipaOwner", "uid=o(b)*," FL_PEOPLE);
 	/* the searches said \\28, \\29, \\2a, never a bare parenthesis or wildcard */
 	for (size_t i = 0; i < fl.ns && i < FL_SEARCHES; i++)
 		escaped += strstr(fl.s[i].filter, "(ipaOwner=uid=o\\28b\\29\\2a," FL_PEOPLE ")") != NULL;
 	assert_true(escaped >= 1);
-	assert_int_equal(lookup_t(x, 5005, &ur, &gr), SUBID_LDAP_OK);
+	assert_int_equal(lookup_t(x, 5005, &ur, &gr), SUBID_OK);
 	assert_int_equal(ur.start, SLOT(0));
 }
 
@@ -1179,7 +1179,7 @@ test_freeipa_owner_not_in_directory(void **state)
 	struct subid_grant ur, gr;
 
 	load_cfg(x, "ldap_attr_map = freeipa\n");
-	expect_ensure_rc(x, 7777, "local", SUBID_LDAP_ERR);
+	expect_ensure_rc(x, 7777, "local", SUBID_ERR);
 	assert_logged(x, "the owner is not in the directory");
 	assert_int_equal(lookup_t(x, 7777, &ur, &gr), 1);
 	assert_int_equal(writes(), 0);
@@ -1198,16 +1198,16 @@ test_freeipa_down_during_owner_search(void **state)
 	struct subid_grant ur, gr;
 
 	load_cfg(x, "ldap_attr_map = freeipa\n");
-	expect_ensure_rc(x, 5001, "alice", SUBID_LDAP_OK);
+	expect_ensure_rc(x, 5001, "alice", SUBID_OK);
 	assert_non_null(fl_find(IPA_DN(5001)));
 	fl.fail.op = FL_SEARCH;
 	fl.fail.skip = 1;	/* the root DSE answers; the owner search does not */
 	fl.fail.rc = LDAP_SERVER_DOWN;
-	assert_int_equal(lookup_t(x, 5001, &ur, &gr), SUBID_LDAP_DOWN);
+	assert_int_equal(lookup_t(x, 5001, &ur, &gr), SUBID_DOWN);
 	fl.fail.skip = 1;
-	assert_int_equal(release_t(x, 5001), SUBID_LDAP_DOWN);
+	assert_int_equal(release_t(x, 5001), SUBID_DOWN);
 	fl.fail.skip = 1;
-	expect_ensure_rc(x, 5001, "alice", SUBID_LDAP_DOWN);
+	expect_ensure_rc(x, 5001, "alice", SUBID_DOWN);
 }
 
 /* Two accounts with one uidNumber: whose DN is the owner's?  Neither (refused, logged). */
@@ -1219,9 +1219,9 @@ test_freeipa_two_accounts_one_uid(void **state)
 
 	load_cfg(x, "ldap_attr_map = freeipa\n");
 	fl_add_account("mallory", 5001);
-	expect_ensure_rc(x, 5001, "alice", SUBID_LDAP_ERR);
+	expect_ensure_rc(x, 5001, "alice", SUBID_ERR);
 	assert_logged(x, "two accounts with this uidNumber");
-	assert_int_equal(lookup_t(x, 5001, &ur, &gr), SUBID_LDAP_ERR);
+	assert_int_equal(lookup_t(x, 5001, &ur, &gr), SUBID_ERR);
 	assert_int_equal(writes(), 0);
 }
 

@@ -53,9 +53,9 @@ open_rw(struct fx *fx, const char *path)
 	struct subid_store *st = NULL;
 	int rc = rw_open(&st, path, getuid(), &fx->tl.log);
 
-	if (rc != SUBID_STORE_OK)
+	if (rc != SUBID_OK)
 		test_log_dump(&fx->tl);
-	assert_int_equal(rc, SUBID_STORE_OK);
+	assert_int_equal(rc, SUBID_OK);
 	assert_non_null(st);
 	return st;
 }
@@ -66,9 +66,9 @@ open_ro(struct fx *fx, const char *path)
 	struct subid_store *st = NULL;
 	int rc = subid_store_open_ro(&st, path, getuid(), &fx->tl.log);
 
-	if (rc != SUBID_STORE_OK)
+	if (rc != SUBID_OK)
 		test_log_dump(&fx->tl);
-	assert_int_equal(rc, SUBID_STORE_OK);
+	assert_int_equal(rc, SUBID_OK);
 	assert_non_null(st);
 	return st;
 }
@@ -85,11 +85,11 @@ ensure_ok(struct fx *fx, struct subid_store *st, uid_t uid, const struct subid_p
 
 	snprintf(name, sizeof(name), "user%u", (unsigned)uid);
 	rc = subid_store_ensure(st, uid, name, pool, taken, ntaken, &u, &g, &granted);
-	if (rc != SUBID_STORE_OK) {
+	if (rc != SUBID_OK) {
 		print_error("ensure(uid %u) = %d\n", (unsigned)uid, rc);
 		test_log_dump(&fx->tl);
 	}
-	assert_int_equal(rc, SUBID_STORE_OK);
+	assert_int_equal(rc, SUBID_OK);
 	assert_int_equal(granted, want_granted);
 	/* both ranges of one owner start at the same number */
 	assert_int_equal(u.start, g.start);
@@ -103,11 +103,11 @@ assert_grant(struct subid_store *st, uid_t uid, uint64_t start, uint64_t count)
 	struct subid_grant gr;
 
 	memset(&gr, 0, sizeof(gr));
-	assert_int_equal(subid_store_get(st, uid, SUBID_KIND_UID, &gr), SUBID_STORE_OK);
+	assert_int_equal(subid_store_get(st, uid, SUBID_KIND_UID, &gr), SUBID_OK);
 	assert_int_equal(gr.start, start);
 	assert_int_equal(gr.count, count);
 	memset(&gr, 0, sizeof(gr));
-	assert_int_equal(subid_store_get(st, uid, SUBID_KIND_GID, &gr), SUBID_STORE_OK);
+	assert_int_equal(subid_store_get(st, uid, SUBID_KIND_GID, &gr), SUBID_OK);
 	assert_int_equal(gr.start, start);
 	assert_int_equal(gr.count, count);
 }
@@ -117,8 +117,8 @@ assert_no_grant(struct subid_store *st, uid_t uid)
 {
 	struct subid_grant gr;
 
-	assert_int_equal(subid_store_get(st, uid, SUBID_KIND_UID, &gr), SUBID_STORE_NOTFOUND);
-	assert_int_equal(subid_store_get(st, uid, SUBID_KIND_GID, &gr), SUBID_STORE_NOTFOUND);
+	assert_int_equal(subid_store_get(st, uid, SUBID_KIND_UID, &gr), SUBID_NONE);
+	assert_int_equal(subid_store_get(st, uid, SUBID_KIND_GID, &gr), SUBID_NONE);
 }
 
 static void
@@ -131,11 +131,11 @@ assert_owner(struct subid_store *st, uint64_t id, int want_rc, uid_t want_uid)
 		uid_t uid = (uid_t)-2;
 		int rc = subid_store_owner_of(st, kinds[k], id, &uid);
 
-		if (rc != want_rc || (rc == SUBID_STORE_OK && uid != want_uid))
+		if (rc != want_rc || (rc == SUBID_OK && uid != want_uid))
 			print_error("owner_of(kind %d, %ju) = %d uid %u\n", kinds[k], (uintmax_t)id, rc,
 				    (unsigned)uid);
 		assert_int_equal(rc, want_rc);
-		if (want_rc == SUBID_STORE_OK)
+		if (want_rc == SUBID_OK)
 			assert_int_equal(uid, want_uid);
 	}
 }
@@ -245,13 +245,13 @@ test_open_ro_missing(void **state)
 	char *db2;
 
 	/* neither the directory nor the database exists */
-	assert_int_equal(subid_store_open_ro(&st, fx->db, getuid(), &fx->tl.log), SUBID_STORE_NOTFOUND);
+	assert_int_equal(subid_store_open_ro(&st, fx->db, getuid(), &fx->tl.log), SUBID_NONE);
 	assert_false(exists(fx->libdir));
 	assert_false(exists(fx->db));
 
 	/* the directory exists, the database does not: still nothing created */
 	assert_int_equal(mkdir(fx->libdir, 0755), 0);
-	assert_int_equal(subid_store_open_ro(&st, fx->db, getuid(), &fx->tl.log), SUBID_STORE_NOTFOUND);
+	assert_int_equal(subid_store_open_ro(&st, fx->db, getuid(), &fx->tl.log), SUBID_NONE);
 	assert_false(exists(fx->db));
 
 	/* same next to an existing database */
@@ -259,7 +259,7 @@ test_open_ro_missing(void **state)
 	subid_store_close(st);
 	db2 = test_path(fx->libdir, "other.db");
 	st = NULL;
-	assert_int_equal(subid_store_open_ro(&st, db2, getuid(), &fx->tl.log), SUBID_STORE_NOTFOUND);
+	assert_int_equal(subid_store_open_ro(&st, db2, getuid(), &fx->tl.log), SUBID_NONE);
 	assert_false(exists(db2));
 	free(db2);
 }
@@ -273,11 +273,11 @@ expect_open_err(struct fx *fx, const char *what, bool rw, uid_t owner)
 	test_log_reset(&fx->tl);
 	rc = rw ? rw_open(&st, fx->db, owner, &fx->tl.log)
 		: subid_store_open_ro(&st, fx->db, owner, &fx->tl.log);
-	if (rc != SUBID_STORE_ERR)
+	if (rc != SUBID_ERR)
 		print_error("%s (%s): rc %d\n", what, rw ? "rw" : "ro", rc);
-	assert_int_equal(rc, SUBID_STORE_ERR);
+	assert_int_equal(rc, SUBID_ERR);
 	assert_true(fx->tl.n > 0);	/* ERR is logged */
-	if (rc == SUBID_STORE_OK)
+	if (rc == SUBID_OK)
 		subid_store_close(st);
 }
 
@@ -339,11 +339,11 @@ test_ensure_basic(void **state)
 	assert_grant(st, 2001, M, C);
 
 	/* owner_of: first and last ID of the range; just outside is nobody's */
-	assert_owner(st, M, SUBID_STORE_OK, 2001);
-	assert_owner(st, M + C - 1, SUBID_STORE_OK, 2001);
-	assert_owner(st, M + C, SUBID_STORE_NOTFOUND, 0);
-	assert_owner(st, M - 1, SUBID_STORE_NOTFOUND, 0);
-	assert_owner(st, 0, SUBID_STORE_NOTFOUND, 0);
+	assert_owner(st, M, SUBID_OK, 2001);
+	assert_owner(st, M + C - 1, SUBID_OK, 2001);
+	assert_owner(st, M + C, SUBID_NONE, 0);
+	assert_owner(st, M - 1, SUBID_NONE, 0);
+	assert_owner(st, 0, SUBID_NONE, 0);
 
 	/* again: same ranges, nothing written */
 	assert_int_equal(ensure_ok(fx, st, 2001, &pool10, NULL, 0, false), M);
@@ -352,10 +352,10 @@ test_ensure_basic(void **state)
 	/* next owner: the next aligned slot */
 	assert_int_equal(ensure_ok(fx, st, 2002, &pool10, NULL, 0, true), M + C);
 	assert_grant(st, 2002, M + C, C);
-	assert_owner(st, M + C, SUBID_STORE_OK, 2002);
-	assert_owner(st, M + 2 * C - 1, SUBID_STORE_OK, 2002);
-	assert_owner(st, M + 2 * C, SUBID_STORE_NOTFOUND, 0);
-	assert_owner(st, M + C - 1, SUBID_STORE_OK, 2001);
+	assert_owner(st, M + C, SUBID_OK, 2002);
+	assert_owner(st, M + 2 * C - 1, SUBID_OK, 2002);
+	assert_owner(st, M + 2 * C, SUBID_NONE, 0);
+	assert_owner(st, M + C - 1, SUBID_OK, 2001);
 
 	/* unknown owner */
 	assert_no_grant(st, 2003);
@@ -371,18 +371,18 @@ test_release_reuse(void **state)
 	assert_int_equal(ensure_ok(fx, st, 2001, &pool10, NULL, 0, true), M);
 	assert_int_equal(ensure_ok(fx, st, 2002, &pool10, NULL, 0, true), M + C);
 
-	assert_int_equal(subid_store_release(st, 2001), SUBID_STORE_OK);
+	assert_int_equal(subid_store_release(st, 2001), SUBID_OK);
 	assert_no_grant(st, 2001);
-	assert_owner(st, M, SUBID_STORE_NOTFOUND, 0);
-	assert_owner(st, M + C - 1, SUBID_STORE_NOTFOUND, 0);
-	assert_int_equal(subid_store_release(st, 2001), SUBID_STORE_NOTFOUND);
-	assert_int_equal(subid_store_release(st, 4242), SUBID_STORE_NOTFOUND);
+	assert_owner(st, M, SUBID_NONE, 0);
+	assert_owner(st, M + C - 1, SUBID_NONE, 0);
+	assert_int_equal(subid_store_release(st, 2001), SUBID_NONE);
+	assert_int_equal(subid_store_release(st, 4242), SUBID_NONE);
 	/* 2002 untouched */
 	assert_grant(st, 2002, M + C, C);
 
 	/* first fit: the hole left by 2001 */
 	assert_int_equal(ensure_ok(fx, st, 2003, &pool10, NULL, 0, true), M);
-	assert_owner(st, M, SUBID_STORE_OK, 2003);
+	assert_owner(st, M, SUBID_OK, 2003);
 	/* and then past 2002 */
 	assert_int_equal(ensure_ok(fx, st, 2004, &pool10, NULL, 0, true), M + 2 * C);
 	/* 2001 comes back: a new range, not its old one (now 2003's) */
@@ -502,17 +502,17 @@ test_readonly_cannot_write(void **state)
 
 	ro = open_ro(fx, fx->db);
 	assert_grant(ro, 2001, M, C);
-	assert_owner(ro, M + 5, SUBID_STORE_OK, 2001);
+	assert_owner(ro, M + 5, SUBID_OK, 2001);
 
 	/* a new owner: cannot be allocated */
 	test_log_reset(&fx->tl);
 	rc = subid_store_ensure(ro, 2002, "user2002", &pool10, NULL, 0, &u, &g, &granted);
-	assert_int_equal(rc, SUBID_STORE_ERR);
+	assert_int_equal(rc, SUBID_ERR);
 	assert_true(fx->tl.n > 0);
 	assert_no_grant(ro, 2002);
 
 	/* release cannot remove anything either */
-	assert_true(subid_store_release(ro, 2001) != SUBID_STORE_OK);
+	assert_true(subid_store_release(ro, 2001) != SUBID_OK);
 	subid_store_close(ro);
 
 	ro = open_ro(fx, fx->db);
@@ -535,7 +535,7 @@ test_two_handles(void **state)
 	assert_int_equal(ensure_ok(fx, a, 2003, &pool10, NULL, 0, true), M + 2 * C);
 	assert_int_equal(ensure_ok(fx, b, 2001, &pool10, NULL, 0, false), M);
 	assert_grant(ro, 2003, M + 2 * C, C);
-	assert_owner(ro, M + C, SUBID_STORE_OK, 2002);
+	assert_owner(ro, M + C, SUBID_OK, 2002);
 	subid_store_close(a);
 	subid_store_close(b);
 	subid_store_close(ro);
@@ -558,7 +558,7 @@ test_pool_full(void **state)
 
 	test_log_reset(&fx->tl);
 	rc = subid_store_ensure(st, 2003, "user2003", &two, NULL, 0, &u, &g, &granted);
-	assert_int_equal(rc, SUBID_STORE_FULL);
+	assert_int_equal(rc, SUBID_FULL);
 	assert_true(fx->tl.n > 0);	/* logged */
 	assert_no_grant(st, 2003);	/* nothing written, not even half */
 	assert_grant(st, 2001, M, C);
@@ -568,10 +568,10 @@ test_pool_full(void **state)
 	assert_int_equal(ensure_ok(fx, st, 2002, &two, NULL, 0, false), M + C);
 
 	/* a release makes room again */
-	assert_int_equal(subid_store_release(st, 2002), SUBID_STORE_OK);
+	assert_int_equal(subid_store_release(st, 2002), SUBID_OK);
 	assert_int_equal(ensure_ok(fx, st, 2003, &two, NULL, 0, true), M + C);
 	rc = subid_store_ensure(st, 2004, "user2004", &two, NULL, 0, &u, &g, &granted);
-	assert_int_equal(rc, SUBID_STORE_FULL);
+	assert_int_equal(rc, SUBID_FULL);
 	assert_no_grant(st, 2004);
 	subid_store_close(st);
 }
@@ -589,7 +589,7 @@ test_pool_full_by_taken(void **state)
 
 	assert_int_equal(ensure_ok(fx, st, 2001, &two, taken, 1, true), M);
 	assert_int_equal(subid_store_ensure(st, 2002, "user2002", &two, taken, 1, &u, &g, &granted),
-			 SUBID_STORE_FULL);
+			 SUBID_FULL);
 	assert_no_grant(st, 2002);
 	/* without the taken interval, the slot is free */
 	assert_int_equal(ensure_ok(fx, st, 2002, &two, NULL, 0, true), M + C);
@@ -695,7 +695,7 @@ test_many_owners(void **state)
 	/* every owner still has exactly what it was given; owner_of agrees */
 	for (i = 0; i < N; i += 97) {
 		assert_grant(st, (uid_t)(10000 + i), starts[i], C);
-		assert_owner(st, starts[i] + C / 2, SUBID_STORE_OK, (uid_t)(10000 + i));
+		assert_owner(st, starts[i] + C / 2, SUBID_OK, (uid_t)(10000 + i));
 	}
 	free(starts);
 	subid_store_close(st);
@@ -720,14 +720,14 @@ test_concurrent_processes(void **state)
 			struct subid_store *cst = NULL;
 			int bad = 0;
 
-			if (rw_open(&cst, fx->db, getuid(), NULL) != SUBID_STORE_OK)
+			if (rw_open(&cst, fx->db, getuid(), NULL) != SUBID_OK)
 				_exit(2);
 			for (i = 0; i < PER; i++) {
 				struct subid_grant u, g;
 				bool granted;
 
 				if (subid_store_ensure(cst, (uid_t)(20000 + p * PER + i), "x", &pool_default, NULL, 0,
-						       &u, &g, &granted) != SUBID_STORE_OK ||
+						       &u, &g, &granted) != SUBID_OK ||
 				    !granted || u.start != g.start)
 					bad++;
 			}
@@ -748,7 +748,7 @@ test_concurrent_processes(void **state)
 	for (i = 0; i < PROCS * PER; i++) {
 		struct subid_grant gr;
 
-		assert_int_equal(subid_store_get(st, (uid_t)(20000 + i), SUBID_KIND_UID, &gr), SUBID_STORE_OK);
+		assert_int_equal(subid_store_get(st, (uid_t)(20000 + i), SUBID_KIND_UID, &gr), SUBID_OK);
 		assert_int_equal(gr.count, C);
 		starts[i] = gr.start;
 	}
@@ -845,12 +845,12 @@ test_reader_waits_for_writer(void **state)
 	subid_store_close(st);
 	ro = open_ro(fx, fx->db);
 	pid = hold_lock(fx->db, "BEGIN EXCLUSIVE", 300);
-	assert_int_equal(subid_store_get(ro, 2001, SUBID_KIND_UID, &gr), SUBID_STORE_OK);
+	assert_int_equal(subid_store_get(ro, 2001, SUBID_KIND_UID, &gr), SUBID_OK);
 	assert_int_equal(gr.start, M);
 	reap(pid);
 
 	pid = hold_lock(fx->db, "BEGIN EXCLUSIVE", 300);
-	assert_int_equal(subid_store_owner_of(ro, SUBID_KIND_GID, M + 1, &owner), SUBID_STORE_OK);
+	assert_int_equal(subid_store_owner_of(ro, SUBID_KIND_GID, M + 1, &owner), SUBID_OK);
 	assert_int_equal(owner, 2001);
 	reap(pid);
 	subid_store_close(ro);
@@ -949,12 +949,12 @@ test_foreach(void **state)
 	struct count_ctx c = { 0, -1 };
 	int calls = 0;
 
-	assert_int_equal(subid_store_foreach(st, count_fn, &c), SUBID_STORE_OK);
+	assert_int_equal(subid_store_foreach(st, count_fn, &c), SUBID_OK);
 	assert_int_equal(c.n, 0);
 	ensure_ok(fx, st, 2002, &pool10, NULL, 0, true);
 	ensure_ok(fx, st, 2001, &pool10, NULL, 0, true);
 	c.last = -1;
-	assert_int_equal(subid_store_foreach(st, count_fn, &c), SUBID_STORE_OK);
+	assert_int_equal(subid_store_foreach(st, count_fn, &c), SUBID_OK);
 	assert_int_equal(c.n, 4);
 	/* fn's non-zero value stops the walk and is returned */
 	assert_int_equal(subid_store_foreach(st, stop_fn, &calls), 42);
@@ -973,28 +973,28 @@ test_import(void **state)
 	bool changed = true;
 
 	/* outside the pool (useradd's), different starts per kind */
-	assert_int_equal(subid_store_import(st, 3001, "imp1", &u, &g, &changed), SUBID_STORE_OK);
+	assert_int_equal(subid_store_import(st, 3001, "imp1", &u, &g, &changed), SUBID_OK);
 	assert_true(changed);
 	assert_grant(st, 3001, 100000, 65536);
 	/* the same again: nothing written */
-	assert_int_equal(subid_store_import(st, 3001, "imp1", &u, &g, &changed), SUBID_STORE_OK);
+	assert_int_equal(subid_store_import(st, 3001, "imp1", &u, &g, &changed), SUBID_OK);
 	assert_false(changed);
 	/* other ranges for an owner already there: conflict, never replaced */
-	assert_int_equal(subid_store_import(st, 3001, "imp1", &u2, &g2, &changed), SUBID_STORE_CONFLICT);
+	assert_int_equal(subid_store_import(st, 3001, "imp1", &u2, &g2, &changed), SUBID_CONFLICT);
 	assert_false(changed);
 	assert_grant(st, 3001, 100000, 65536);
 	/* another owner whose subgid overlaps 3001's subuid: conflict (owners never share IDs) */
-	assert_int_equal(subid_store_import(st, 3002, "imp2", &u2, &u, &changed), SUBID_STORE_CONFLICT);
+	assert_int_equal(subid_store_import(st, 3002, "imp2", &u2, &u, &changed), SUBID_CONFLICT);
 	assert_no_grant(st, 3002);
-	assert_int_equal(subid_store_import(st, 3002, "imp2", &u2, &g2, &changed), SUBID_STORE_OK);
-	assert_owner(st, 200500, SUBID_STORE_OK, 3002);	/* in both of 3002's ranges */
+	assert_int_equal(subid_store_import(st, 3002, "imp2", &u2, &g2, &changed), SUBID_OK);
+	assert_owner(st, 200500, SUBID_OK, 3002);	/* in both of 3002's ranges */
 	/* an imported range inside the pool is stepped over by the allocator */
-	assert_int_equal(subid_store_import(st, 3003, "imp3", &in_pool, &in_pool, &changed), SUBID_STORE_OK);
+	assert_int_equal(subid_store_import(st, 3003, "imp3", &in_pool, &in_pool, &changed), SUBID_OK);
 	assert_int_equal(ensure_ok(fx, st, 2001, &pool10, NULL, 0, true), M);
 	assert_int_equal(ensure_ok(fx, st, 2002, &pool10, NULL, 0, true), M + 2 * C);
 	/* and an import never lands on an allocation */
 	assert_int_equal(subid_store_import(st, 3004, "imp4", &(struct subid_grant){ M + 100, 10 },
-					    &(struct subid_grant){ 300000, 10 }, &changed), SUBID_STORE_CONFLICT);
+					    &(struct subid_grant){ 300000, 10 }, &changed), SUBID_CONFLICT);
 	subid_store_close(st);
 }
 
@@ -1003,7 +1003,7 @@ generation(struct fx *fx)
 {
 	int64_t g = -1;
 
-	assert_int_equal(subid_store_generation_at(fx->db, getuid(), &fx->tl.log, &g), SUBID_STORE_OK);
+	assert_int_equal(subid_store_generation_at(fx->db, getuid(), &fx->tl.log, &g), SUBID_OK);
 	return g;
 }
 
@@ -1052,15 +1052,15 @@ test_import_many(void **state)
 	assert_int_equal(ensure_ok(fx, st, 2001, &pool10, NULL, 0, true), M);
 	assert_int_equal(meta_rows(fx->db, "pool_min"), 1);
 	g0 = generation(fx);
-	assert_int_equal(subid_store_import_many(st, v, ARRAY_SIZE(v), NULL), SUBID_STORE_OK);
-	assert_int_equal(v[0].rc, SUBID_STORE_OK);
+	assert_int_equal(subid_store_import_many(st, v, ARRAY_SIZE(v), NULL), SUBID_OK);
+	assert_int_equal(v[0].rc, SUBID_OK);
 	assert_true(v[0].changed);
-	assert_int_equal(v[1].rc, SUBID_STORE_CONFLICT);
+	assert_int_equal(v[1].rc, SUBID_CONFLICT);
 	assert_false(v[1].changed);
-	assert_int_equal(v[2].rc, SUBID_STORE_OK);
+	assert_int_equal(v[2].rc, SUBID_OK);
 	assert_false(v[2].changed);
-	assert_int_equal(v[3].rc, SUBID_STORE_CONFLICT);
-	assert_int_equal(v[4].rc, SUBID_STORE_OK);
+	assert_int_equal(v[3].rc, SUBID_CONFLICT);
+	assert_int_equal(v[4].rc, SUBID_OK);
 	assert_true(v[4].changed);
 	assert_int_equal(generation(fx), g0 + 1);
 	assert_grant(st, 3001, M + 3 * C, C);
@@ -1072,7 +1072,7 @@ test_import_many(void **state)
 	assert_int_equal(ensure_ok(fx, st, 2003, &pool10, NULL, 0, true), M + 2 * C);
 	assert_int_equal(ensure_ok(fx, st, 2004, &pool10, NULL, 0, true), M + 4 * C);
 	/* nothing to write: no new generation */
-	assert_int_equal(subid_store_import_many(st, &v[2], 1, NULL), SUBID_STORE_OK);
+	assert_int_equal(subid_store_import_many(st, &v[2], 1, NULL), SUBID_OK);
 	assert_int_equal(generation(fx), g0 + 4);
 	subid_store_close(st);
 }
@@ -1085,7 +1085,7 @@ test_import_builds_free_index(void **state)
 	struct subid_store *st = open_rw(fx, fx->db);
 	struct subid_import v = { .uid = 3001, .name = "imp", .r = { { M, C }, { M, C } } };
 
-	assert_int_equal(subid_store_import_many(st, &v, 1, &pool10), SUBID_STORE_OK);
+	assert_int_equal(subid_store_import_many(st, &v, 1, &pool10), SUBID_OK);
 	assert_true(v.changed);
 	assert_int_equal(meta_rows(fx->db, "pool_min"), 1);
 	assert_int_equal(ensure_ok(fx, st, 2001, &pool10, NULL, 0, true), M + C);
@@ -1106,7 +1106,7 @@ test_release_many(void **state)
 	for (uid_t u = 2001; u <= 2004; u++)
 		ensure_ok(fx, st, u, &pool10, NULL, 0, true);
 	g0 = generation(fx);
-	assert_int_equal(subid_store_release_many(st, uids, ARRAY_SIZE(uids), &released, held), SUBID_STORE_OK);
+	assert_int_equal(subid_store_release_many(st, uids, ARRAY_SIZE(uids), &released, held), SUBID_OK);
 	assert_int_equal(released, 2);
 	assert_true(held[0]);
 	assert_false(held[1]);
@@ -1121,7 +1121,7 @@ test_release_many(void **state)
 	assert_int_equal(ensure_ok(fx, st, 2006, &pool10, NULL, 0, true), M + 2 * C);
 	assert_int_equal(ensure_ok(fx, st, 2007, &pool10, NULL, 0, true), M + 4 * C);
 	/* none held: nothing written */
-	assert_int_equal(subid_store_release_many(st, &uids[1], 1, &released, NULL), SUBID_STORE_OK);
+	assert_int_equal(subid_store_release_many(st, &uids[1], 1, &released, NULL), SUBID_OK);
 	assert_int_equal(released, 0);
 	assert_int_equal(generation(fx), g0 + 4);
 	subid_store_close(st);
@@ -1139,21 +1139,21 @@ test_overlap_many_rows(void **state)
 	for (uid_t u = 2001; u <= 2010; u++)
 		ensure_ok(fx, st, u, &pool10, NULL, 0, true);
 	/* a query covering every row: the first */
-	assert_int_equal(subid_store_overlap(st, 0, M - 5, 11 * C, 0, &other, &g), SUBID_STORE_OK);
+	assert_int_equal(subid_store_overlap(st, 0, M - 5, 11 * C, 0, &other, &g), SUBID_OK);
 	assert_int_equal(other, 2001);
 	assert_int_equal(g.start, M);
 	/* the first is the one excepted: the next */
-	assert_int_equal(subid_store_overlap(st, SUBID_KIND_GID, M, 3 * C, 2001, &other, &g), SUBID_STORE_OK);
+	assert_int_equal(subid_store_overlap(st, SUBID_KIND_GID, M, 3 * C, 2001, &other, &g), SUBID_OK);
 	assert_int_equal(other, 2002);
 	/* the last ID of a range and the first of the next */
-	assert_int_equal(subid_store_overlap(st, SUBID_KIND_UID, M + 5 * C - 1, 2, 0, &other, NULL), SUBID_STORE_OK);
+	assert_int_equal(subid_store_overlap(st, SUBID_KIND_UID, M + 5 * C - 1, 2, 0, &other, NULL), SUBID_OK);
 	assert_int_equal(other, 2005);
 	assert_int_equal(subid_store_overlap(st, SUBID_KIND_UID, M + 5 * C - 1, 2, 2005, &other, NULL),
-			 SUBID_STORE_OK);
+			 SUBID_OK);
 	assert_int_equal(other, 2006);
 	/* just past the last range, just before the first */
-	assert_int_equal(subid_store_overlap(st, 0, M + 10 * C, C, 0, NULL, NULL), SUBID_STORE_NOTFOUND);
-	assert_int_equal(subid_store_overlap(st, 0, M - C, C, 0, NULL, NULL), SUBID_STORE_NOTFOUND);
+	assert_int_equal(subid_store_overlap(st, 0, M + 10 * C, C, 0, NULL, NULL), SUBID_NONE);
+	assert_int_equal(subid_store_overlap(st, 0, M - C, C, 0, NULL, NULL), SUBID_NONE);
 	subid_store_close(st);
 }
 
@@ -1188,7 +1188,7 @@ test_mkdir_race_symlink(void **state)
 
 	test_write_file(victim, "secret\n", 0600);
 	mkdir_plants_link_to = victim;
-	assert_int_equal(rw_open(&st, fx->db, getuid(), &fx->tl.log), SUBID_STORE_ERR);
+	assert_int_equal(rw_open(&st, fx->db, getuid(), &fx->tl.log), SUBID_ERR);
 	mkdir_plants_link_to = NULL;
 	assert_null(st);
 	assert_int_equal(lstat(victim, &sb), 0);
@@ -1208,32 +1208,32 @@ test_put_never_displaces(void **state)
 	bool changed = true;
 	uid_t other = 0;
 
-	assert_int_equal(subid_store_put(st, 2001, "alice", &a, &a, &changed, &other), SUBID_STORE_OK);
+	assert_int_equal(subid_store_put(st, 2001, "alice", &a, &a, &changed, &other), SUBID_OK);
 	assert_true(changed);
 	/* both kinds, and a range that only partly covers alice's */
-	assert_int_equal(subid_store_put(st, 2002, "bob", &a, &b, &changed, &other), SUBID_STORE_CONFLICT);
+	assert_int_equal(subid_store_put(st, 2002, "bob", &a, &b, &changed, &other), SUBID_CONFLICT);
 	assert_false(changed);
 	assert_int_equal(other, 2001);
 	other = 0;
-	assert_int_equal(subid_store_put(st, 2002, "bob", &b, &half, &changed, &other), SUBID_STORE_CONFLICT);
+	assert_int_equal(subid_store_put(st, 2002, "bob", &b, &half, &changed, &other), SUBID_CONFLICT);
 	assert_int_equal(other, 2001);
 	assert_grant(st, 2001, M, C);
 	assert_no_grant(st, 2002);
 	/* an owner's own rows are replaced */
-	assert_int_equal(subid_store_put(st, 2002, "bob", &b, &b, &changed, NULL), SUBID_STORE_OK);
+	assert_int_equal(subid_store_put(st, 2002, "bob", &b, &b, &changed, NULL), SUBID_OK);
 	assert_int_equal(subid_store_put(st, 2001, "alice", &(struct subid_grant){ M + 2 * C, C },
-					 &(struct subid_grant){ M + 2 * C, C }, &changed, NULL), SUBID_STORE_OK);
+					 &(struct subid_grant){ M + 2 * C, C }, &changed, NULL), SUBID_OK);
 	assert_grant(st, 2001, M + 2 * C, C);
 	assert_grant(st, 2002, M + C, C);
 	/* the overlap query: of another owner only, by kind or any kind */
-	assert_int_equal(subid_store_overlap(st, 0, M + C + 5, 1, 2001, &other, &g), SUBID_STORE_OK);
+	assert_int_equal(subid_store_overlap(st, 0, M + C + 5, 1, 2001, &other, &g), SUBID_OK);
 	assert_int_equal(other, 2002);
 	assert_int_equal(g.start, M + C);
-	assert_int_equal(subid_store_overlap(st, SUBID_KIND_GID, M + C, 2 * C, 2002, &other, NULL), SUBID_STORE_OK);
+	assert_int_equal(subid_store_overlap(st, SUBID_KIND_GID, M + C, 2 * C, 2002, &other, NULL), SUBID_OK);
 	assert_int_equal(other, 2001);
-	assert_int_equal(subid_store_overlap(st, 0, M + C, C, 2002, NULL, NULL), SUBID_STORE_NOTFOUND);
-	assert_int_equal(subid_store_overlap(st, 0, M, C, 2001, NULL, NULL), SUBID_STORE_NOTFOUND);
-	assert_int_equal(subid_store_overlap(st, 0, UINT64_MAX, 2, 1, NULL, NULL), SUBID_STORE_NOTFOUND);
+	assert_int_equal(subid_store_overlap(st, 0, M + C, C, 2002, NULL, NULL), SUBID_NONE);
+	assert_int_equal(subid_store_overlap(st, 0, M, C, 2001, NULL, NULL), SUBID_NONE);
+	assert_int_equal(subid_store_overlap(st, 0, UINT64_MAX, 2, 1, NULL, NULL), SUBID_NONE);
 	subid_store_close(st);
 }
 
