@@ -8,7 +8,6 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <shadow/subid.h>
 
 #include "subid_config.h"
 #include "subid_log.h"
@@ -61,18 +60,47 @@ int subid_core_release(const struct subid_config *cfg, const struct subid_paths 
 int subid_core_release_many(const struct subid_config *cfg, const struct subid_paths *paths, const uid_t *uids,
 			    size_t n, const struct subid_log *log, size_t *released, bool *each);
 
-/* libsubid plugin semantics (see DESIGN.md, "The libsubid plugin contract"). */
-enum subid_status subid_core_list(const struct subid_paths *paths, const struct subid_log *log,
-				  const char *owner, enum subid_type type,
-				  struct subid_range **ranges, int *count);
 /*
- * caller: inside a setuid caller (newuidmap), the calling UID: an owner
- * that is not that UID (by name or decimal UID) has nothing.  NULL elsewhere.
+ * subidctl import: owners taken over from shadow's files into the writer
+ * store, in one transaction and one published index, as the back end
+ * allows (subid_store_import_many(): see each v[i].rc).  SUBID_OK or
+ * SUBID_ERR (logged; nothing written).
  */
-enum subid_status subid_core_has(const struct subid_paths *paths, const struct subid_log *log,
-				 const char *owner, unsigned long start, unsigned long count,
-				 enum subid_type type, const uid_t *caller, bool *result);
-enum subid_status subid_core_owners(const struct subid_paths *paths, const struct subid_log *log,
-				    unsigned long id, enum subid_type type, uid_t **uids, int *count);
+int subid_core_import(const struct subid_config *cfg, const struct subid_paths *paths, struct subid_import *v,
+		      size_t n, const struct subid_log *log);
+
+/* subidctl reindex: the read index published again from every row.  SUBID_OK (*owners) or SUBID_ERR. */
+int subid_core_reindex(const struct subid_config *cfg, const struct subid_paths *paths, const struct subid_log *log,
+		       size_t *owners);
+
+/*
+ * Every row of the writer store (root), as subid_store_foreach(): SUBID_OK,
+ * fn's value, SUBID_NONE (no store yet), or SUBID_ERR.
+ */
+int subid_core_rows(const struct subid_config *cfg, const struct subid_paths *paths, const struct subid_log *log,
+		    int (*fn)(const struct subid_row *row, void *ctx), void *ctx);
+
+/*
+ * The libsubid plugin's questions (see DESIGN.md, "The libsubid plugin
+ * contract"), in the core's own types: nss_subid.c translates them to
+ * libsubid's.  Each returns SUBID_OK, SUBID_NONE (an owner nobody knows:
+ * UNKNOWN_USER), SUBID_DOWN (the back end asked on an index miss did not
+ * answer and the files have nothing either: ERROR_CONN) or SUBID_ERR.
+ * kind is SUBID_KIND_UID or SUBID_KIND_GID (anything else: SUBID_ERR).
+ */
+
+/* Every range of owner (a name, or a decimal UID): *ranges malloc'ed (NULL when none). */
+int subid_core_list(const struct subid_paths *paths, const struct subid_log *log, const char *owner,
+		    enum subid_kind kind, struct subid_grant **ranges, size_t *count);
+/*
+ * Is [start, start + count) within owner's ranges?  caller: inside a setuid
+ * caller (newuidmap), the calling UID: an owner that is not that UID (by
+ * name or decimal UID) has nothing.  NULL elsewhere.
+ */
+int subid_core_has(const struct subid_paths *paths, const struct subid_log *log, const char *owner,
+		   uint64_t start, uint64_t count, enum subid_kind kind, const uid_t *caller, bool *result);
+/* The owners of id: *uids malloc'ed (NULL when none). */
+int subid_core_owners(const struct subid_paths *paths, const struct subid_log *log, uint64_t id,
+		      enum subid_kind kind, uid_t **uids, size_t *count);
 
 #endif

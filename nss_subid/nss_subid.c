@@ -30,6 +30,35 @@ SUBID_EXPORT void shadow_subid_free(void *ptr);
 
 static const struct subid_log plugin_log = { subid_log_syslog_plugin, NULL, 0 };
 
+/* libsubid's types and statuses, here only: the core has its own */
+static enum subid_kind
+kind_of(enum subid_type t)
+{
+	switch (t) {
+	case ID_TYPE_UID:
+		return SUBID_KIND_UID;
+	case ID_TYPE_GID:
+		return SUBID_KIND_GID;
+	default:
+		return (enum subid_kind)0;	/* the core refuses it */
+	}
+}
+
+static enum subid_status
+status_of(int rc)
+{
+	switch (rc) {
+	case SUBID_OK:
+		return SUBID_STATUS_SUCCESS;
+	case SUBID_NONE:
+		return SUBID_STATUS_UNKNOWN_USER;
+	case SUBID_DOWN:
+		return SUBID_STATUS_ERROR_CONN;
+	default:
+		return SUBID_STATUS_ERROR;
+	}
+}
+
 enum subid_status
 shadow_subid_has_range(const char *owner, unsigned long start, unsigned long count,
 		       enum subid_type idtype, bool *result)
@@ -45,42 +74,57 @@ shadow_subid_has_range(const char *owner, unsigned long start, unsigned long cou
 	 * (the caller's passwd name) must be that very UID, not another
 	 * account that happens to have the same name.
 	 */
-	return subid_core_has(&subid_default_paths, &plugin_log, owner, start, count, idtype,
-			      getauxval(AT_SECURE) != 0 ? &caller : NULL, result);
+	return status_of(subid_core_has(&subid_default_paths, &plugin_log, owner, start, count, kind_of(idtype),
+					getauxval(AT_SECURE) != 0 ? &caller : NULL, result));
 }
 
 enum subid_status
 shadow_subid_list_owner_ranges(const char *owner, enum subid_type idtype, struct subid_range **ranges, int *count)
 {
+	struct subid_grant *g = NULL;
 	struct subid_range *r = NULL;
-	int n = 0;
-	enum subid_status st;
+	size_t n = 0;
+	int rc;
 
-	st = subid_core_list(&subid_default_paths, &plugin_log, owner, idtype, &r, &n);
+	if (ranges != NULL)
+		*ranges = NULL;
+	if (count != NULL)
+		*count = 0;
+	rc = subid_core_list(&subid_default_paths, &plugin_log, owner, kind_of(idtype), &g, &n);
+	/* the caller frees what it gets with free(): an array of its own type */
+	if (rc == SUBID_OK && n > 0 && (r = calloc(n, sizeof(*r))) == NULL)
+		rc = SUBID_ERR;
+	for (size_t i = 0; r != NULL && i < n; i++) {
+		r[i].start = (unsigned long)g[i].start;	/* < 2^32: checked by the store, index and parser */
+		r[i].count = (unsigned long)g[i].count;
+	}
+	free(g);
+	if (rc != SUBID_OK)
+		return status_of(rc);
 	if (ranges != NULL)
 		*ranges = r;
 	else
 		free(r);
 	if (count != NULL)
-		*count = n;
-	return st;
+		*count = (int)n;	/* at most INT32_MAX: the core's bound */
+	return SUBID_STATUS_SUCCESS;
 }
 
 enum subid_status
 shadow_subid_find_subid_owners(unsigned long id, enum subid_type idtype, uid_t **uids, int *count)
 {
 	uid_t *v = NULL;
-	int n = 0;
-	enum subid_status st;
+	size_t n = 0;
+	int rc;
 
-	st = subid_core_owners(&subid_default_paths, &plugin_log, id, idtype, &v, &n);
+	rc = subid_core_owners(&subid_default_paths, &plugin_log, id, kind_of(idtype), &v, &n);
 	if (uids != NULL)
 		*uids = v;
 	else
 		free(v);
 	if (count != NULL)
-		*count = n;
-	return st;
+		*count = (int)n;	/* at most INT32_MAX: the core's bound */
+	return status_of(rc);
 }
 
 void

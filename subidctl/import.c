@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "subid_backend.h"
 #include "subid_files.h"
 #include "subid_user.h"
 #include "subidctl.h"
@@ -202,15 +203,12 @@ cmd_import(struct ctl *c, const char *subuid, const char *subgid)
 	struct subid_import *imp = NULL;
 	size_t *who = NULL;	/* imp[i] is owner o.v[who[i]] */
 	size_t nimp = 0;
-	struct subid_store *st = NULL;
 	struct subid_interval real;
-	struct subid_pool pool;
 	size_t problems = 0, imported = 0, present = 0;
 	int ret = EXIT_ERROR;
 
-	if (c->cfg.store != SUBID_BACKEND_LOCAL) {
-		fprintf(stderr, "subidctl: import writes the local store; with store = ldap the directory is the "
-			"authority: import on a host with store = local, or add the entries to the directory\n");
+	if (subid_backend_for(&c->cfg)->no_import != NULL) {
+		fprintf(stderr, "subidctl: %s\n", subid_backend_for(&c->cfg)->no_import);
 		return EXIT_ERROR;
 	}
 	if (subid_file_load(subuid, &fu, &c->log) != 0 || subid_file_load(subgid, &fg, &c->log) != 0)
@@ -270,9 +268,7 @@ cmd_import(struct ctl *c, const char *subuid, const char *subgid)
 		};
 	}
 	/* one transaction, one published index: all of it or nothing */
-	subid_core_pool(&c->cfg, &pool);
-	if (subid_store_open_rw(&st, c->cfg.db_path, c->cfg.index_path, c->paths.trusted_uid, &c->log) != SUBID_OK ||
-	    subid_store_import_many(st, imp, nimp, &pool) != SUBID_OK) {
+	if (subid_core_import(&c->cfg, &c->paths, imp, nimp, &c->log) != SUBID_OK) {
 		fprintf(stderr, "subidctl: the store could not be written (see the log); nothing imported\n");
 		goto out;
 	}
@@ -299,7 +295,6 @@ cmd_import(struct ctl *c, const char *subuid, const char *subgid)
 	       imported == 1 ? "" : "s", present, problems, problems == 1 ? "" : "s");
 	ret = problems > 0 ? EXIT_NONE : EXIT_DONE;
 out:
-	subid_store_close(st);
 	free(imp);
 	free(who);
 	owners_free(&o);

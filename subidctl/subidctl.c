@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "subid_backend.h"
 #include "subid_files.h"
 #include "subid_index.h"
 #include "subid_user.h"
@@ -299,20 +300,15 @@ index_rows(struct ctl *c, struct row_vec *rows)
 int
 ctl_rows(struct ctl *c, struct row_vec *rows)
 {
-	struct subid_store *st = NULL;
 	int rc;
 
 	rows->v = NULL;
 	rows->n = rows->cap = 0;
 	if (geteuid() != c->paths.trusted_uid)
 		return index_rows(c, rows);
-	rc = subid_store_open_ro(&st, c->cfg.db_path, c->paths.trusted_uid, &c->log);
+	rc = subid_core_rows(&c->cfg, &c->paths, &c->log, copy_row, rows);
 	if (rc == SUBID_NONE)
 		return 0;
-	if (rc != SUBID_OK)
-		return -1;
-	rc = subid_store_foreach(st, copy_row, rows);
-	subid_store_close(st);
 	if (rc != SUBID_OK) {
 		if (rc == 1)
 			fprintf(stderr, "subidctl: out of memory\n");
@@ -373,7 +369,7 @@ cmd_print(struct ctl *c, struct print_ctx *p)
 		return EXIT_ERROR;
 	if (p->format == 1)
 		fputs("[", stdout);
-	p->source = c->cfg.store == SUBID_BACKEND_LDAP ? "ldap" : "local";
+	p->source = subid_backend_for(&c->cfg)->name;
 	for (size_t i = 0; i < rows.n; i++)
 		print_row(&rows.v[i], p);
 	ctl_rows_free(&rows);
@@ -419,16 +415,9 @@ resolve(struct ctl *c, const char *arg, uid_t *uid)
 static int
 cmd_reindex(struct ctl *c)
 {
-	struct subid_store *st = NULL;
-	size_t n = 0;
-	int rc;
+	size_t n;
 
-	if (subid_store_open_rw(&st, c->cfg.db_path, c->cfg.index_path, c->paths.trusted_uid, &c->log) !=
-	    SUBID_OK)
-		return EXIT_ERROR;
-	rc = subid_store_publish(st, &n);
-	subid_store_close(st);
-	if (rc != SUBID_OK)
+	if (subid_core_reindex(&c->cfg, &c->paths, &c->log, &n) != SUBID_OK)
 		return EXIT_ERROR;
 	printf("reindex: %zu owner%s published to %s\n", n, n == 1 ? "" : "s", c->cfg.index_path);
 	return EXIT_DONE;

@@ -82,12 +82,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t olen = nul ? (size_t)(nul - data) : size;
 	char *owner = malloc(olen + 1);
 	unsigned long start = 0, count = 1;
-	enum subid_type type = ID_TYPE_UID;
-	struct subid_range *r = (void *)1;
+	enum subid_kind type = SUBID_KIND_UID;
+	struct subid_grant *r = (void *)1;
 	uid_t *uids = (void *)1;
-	int n = -1;
+	size_t n = (size_t)-1;
 	bool has = true;
-	enum subid_status st;
+	int st;
 
 	if (owner == NULL)
 		return 0;
@@ -96,18 +96,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (nul != NULL && size - olen - 1 >= 17) {
 		memcpy(&start, nul + 1, 8);
 		memcpy(&count, nul + 9, 8);
-		type = (enum subid_type)nul[17];
+		type = (enum subid_kind)nul[17];
 	}
 
 	st = subid_core_list(&paths, NULL, owner, type, &r, &n);
-	if (r == (void *)1 || n < 0 || (n == 0) != (r == NULL) || (st != SUBID_STATUS_SUCCESS && n != 0))
+	if (r == (void *)1 || n == (size_t)-1 || (n == 0) != (r == NULL) || (st != SUBID_OK && n != 0))
 		__builtin_trap();
-	for (int i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++)
 		if (r[i].count == 0 || r[i].start + r[i].count < r[i].start || r[i].start + r[i].count > 4294967295UL)
 			__builtin_trap();
 
 	st = subid_core_has(&paths, NULL, owner, start, count, type, NULL, &has);
-	if (st != SUBID_STATUS_SUCCESS && has)
+	if (st != SUBID_OK && has)
 		__builtin_trap();
 	if (has) {
 		/* must be covered by the listed ranges: walk forward, O(n^2) on purpose */
@@ -118,7 +118,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			__builtin_trap();
 		while (pos < end && moved) {
 			moved = false;
-			for (int i = 0; i < n; i++)
+			for (size_t i = 0; i < n; i++)
 				if (r[i].start <= pos && pos < r[i].start + r[i].count) {
 					pos = r[i].start + r[i].count;
 					moved = true;
@@ -129,8 +129,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	free(r);
 
+	n = (size_t)-1;
 	st = subid_core_owners(&paths, NULL, start, type, &uids, &n);
-	if (uids == (void *)1 || n < 0 || (n == 0) != (uids == NULL))
+	if (uids == (void *)1 || n == (size_t)-1 || (n == 0) != (uids == NULL))
 		__builtin_trap();
 	free(uids);
 	free(owner);

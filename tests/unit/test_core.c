@@ -184,81 +184,81 @@ expect_granted(struct cfx *x, const char *user)
 }
 
 /* subid_core_list, its outputs set whatever the status; ranges are returned (caller frees). */
-static enum subid_status
-list_t(struct cfx *x, const char *owner, enum subid_type type, struct subid_range **r, int *n)
+static int
+list_t(struct cfx *x, const char *owner, enum subid_kind type, struct subid_grant **r, size_t *n)
 {
-	*r = (struct subid_range *)(uintptr_t)1;	/* must be overwritten */
-	*n = -1;
+	*r = (struct subid_grant *)(uintptr_t)1;	/* must be overwritten */
+	*n = (size_t)-1;
 	return subid_core_list(&x->paths, &x->fx->tl.log, owner, type, r, n);
 }
 
 /* owner's ranges of type are exactly want[0..nwant) (any order). */
 static void
-expect_list(struct cfx *x, const char *owner, enum subid_type type, const struct subid_range *want, int nwant)
+expect_list(struct cfx *x, const char *owner, enum subid_kind type, const struct subid_grant *want, size_t nwant)
 {
-	struct subid_range *r;
-	int n;
-	enum subid_status st = list_t(x, owner, type, &r, &n);
+	struct subid_grant *r;
+	size_t n;
+	int st = list_t(x, owner, type, &r, &n);
 
-	if (st != SUBID_STATUS_SUCCESS)
+	if (st != SUBID_OK)
 		test_log_dump(&x->fx->tl);
-	assert_int_equal(st, SUBID_STATUS_SUCCESS);
+	assert_int_equal(st, SUBID_OK);
 	if (n != nwant) {
-		print_error("list(%s, %d): %d ranges, want %d\n", owner, type, n, nwant);
-		for (int i = 0; i < n; i++)
-			print_error("  %lu+%lu\n", r[i].start, r[i].count);
+		print_error("list(%s, %d): %zu ranges, want %zu\n", owner, type, n, nwant);
+		for (size_t i = 0; i < n; i++)
+			print_error("  %" PRIu64 "+%" PRIu64 "\n", r[i].start, r[i].count);
 	}
 	assert_int_equal(n, nwant);
 	if (nwant == 0)
 		assert_null(r);
-	for (int i = 0; i < nwant; i++) {
+	for (size_t i = 0; i < nwant; i++) {
 		bool seen = false;
 
-		for (int k = 0; k < n; k++)
+		for (size_t k = 0; k < n; k++)
 			seen = seen || (r[k].start == want[i].start && r[k].count == want[i].count);
 		if (!seen)
-			fail_msg("list(%s): no range %lu+%lu", owner, want[i].start, want[i].count);
+			fail_msg("list(%s): no range %" PRIu64 "+%" PRIu64, owner, want[i].start, want[i].count);
 	}
 	free(r);
 }
 
 static void
-expect_list_status(struct cfx *x, const char *owner, enum subid_status want)
+expect_list_status(struct cfx *x, const char *owner, int want)
 {
-	struct subid_range *r;
-	int n;
+	struct subid_grant *r;
+	size_t n;
 
-	assert_int_equal(list_t(x, owner, ID_TYPE_UID, &r, &n), want);
+	assert_int_equal(list_t(x, owner, SUBID_KIND_UID, &r, &n), want);
 	assert_null(r);
 	assert_int_equal(n, 0);
 }
 
 /* has_range's answer (SUCCESS expected) */
 static bool
-has(struct cfx *x, const char *owner, unsigned long start, unsigned long count, enum subid_type type,
+has(struct cfx *x, const char *owner, unsigned long start, unsigned long count, enum subid_kind type,
     const uid_t *caller)
 {
 	bool result = true;
-	enum subid_status st = subid_core_has(&x->paths, &x->fx->tl.log, owner, start, count, type, caller, &result);
+	int st = subid_core_has(&x->paths, &x->fx->tl.log, owner, start, count, type, caller, &result);
 
-	if (st != SUBID_STATUS_SUCCESS)
+	if (st != SUBID_OK)
 		test_log_dump(&x->fx->tl);
-	assert_int_equal(st, SUBID_STATUS_SUCCESS);
+	assert_int_equal(st, SUBID_OK);
 	return result;
 }
 
 /* subid_core_owners for id: exactly want[0..nwant). */
 static void
-expect_owners(struct cfx *x, unsigned long id, enum subid_type type, const uid_t *want, int nwant)
+expect_owners(struct cfx *x, unsigned long id, enum subid_kind type, const uid_t *want, size_t nwant)
 {
 	uid_t *u = (uid_t *)(uintptr_t)1;
-	int n = -1;
+	size_t n = (size_t)-1;
 
-	assert_int_equal(subid_core_owners(&x->paths, &x->fx->tl.log, id, type, &u, &n), SUBID_STATUS_SUCCESS);
+	assert_int_equal(subid_core_owners(&x->paths, &x->fx->tl.log, id, type, &u, &n), SUBID_OK);
 	assert_int_equal(n, nwant);
 	if (nwant == 0)
 		assert_null(u);
-	for (int i = 0; i < nwant; i++)
+	for (size_t i = 0; i < nwant; i++)
 		assert_int_equal(u[i], want[i]);
 	free(u);
 }
@@ -280,8 +280,8 @@ test_ensure_first_allocation(void **state)
 	assert_logged(x, "granted user=alice uid=5001 kind=subuid start=100000 count=1000");
 	assert_logged(x, "granted user=alice uid=5001 kind=subgid start=100000 count=1000");
 	assert_int_equal(stat(x->index, &sb), 0);
-	expect_list(x, "alice", ID_TYPE_UID, &(struct subid_range){ SLOT(0), COUNT }, 1);
-	expect_list(x, "alice", ID_TYPE_GID, &(struct subid_range){ SLOT(0), COUNT }, 1);
+	expect_list(x, "alice", SUBID_KIND_UID, &(struct subid_grant){ SLOT(0), COUNT }, 1);
+	expect_list(x, "alice", SUBID_KIND_GID, &(struct subid_grant){ SLOT(0), COUNT }, 1);
 }
 
 /*
@@ -316,7 +316,7 @@ test_ensure_skips_root(void **state)
 
 	expect_ensure(x, "root", 0, SUBID_ENSURE_SKIPPED);
 	expect_ensure(x, "root", SUBID_ENSURE_FORCE, SUBID_ENSURE_SKIPPED);
-	expect_list(x, "root", ID_TYPE_UID, NULL, 0);
+	expect_list(x, "root", SUBID_KIND_UID, NULL, 0);
 }
 
 /* Below uid_min, skip_users and skip_groups are skipped at login; FORCE (subidctl) serves the first two. */
@@ -328,13 +328,13 @@ test_ensure_skips_policy(void **state)
 	expect_ensure(x, "daemon", 0, SUBID_ENSURE_SKIPPED);
 	expect_ensure(x, "svc", 0, SUBID_ENSURE_SKIPPED);
 	expect_ensure(x, "carol", 0, SUBID_ENSURE_SKIPPED);
-	expect_list(x, "daemon", ID_TYPE_UID, NULL, 0);
-	expect_list(x, "svc", ID_TYPE_UID, NULL, 0);
-	expect_list(x, "carol", ID_TYPE_UID, NULL, 0);
+	expect_list(x, "daemon", SUBID_KIND_UID, NULL, 0);
+	expect_list(x, "svc", SUBID_KIND_UID, NULL, 0);
+	expect_list(x, "carol", SUBID_KIND_UID, NULL, 0);
 	expect_ensure(x, "daemon", SUBID_ENSURE_FORCE, SUBID_ENSURE_OK);
 	expect_ensure(x, "svc", SUBID_ENSURE_FORCE, SUBID_ENSURE_OK);
-	expect_list(x, "daemon", ID_TYPE_UID, &(struct subid_range){ SLOT(0), COUNT }, 1);
-	expect_list(x, "svc", ID_TYPE_GID, &(struct subid_range){ SLOT(1), COUNT }, 1);
+	expect_list(x, "daemon", SUBID_KIND_UID, &(struct subid_grant){ SLOT(0), COUNT }, 1);
+	expect_list(x, "svc", SUBID_KIND_GID, &(struct subid_grant){ SLOT(1), COUNT }, 1);
 	/* uid_min from the config overrides login.defs */
 	load_cfg(x, "uid_min = 5002\n");
 	expect_ensure(x, "alice", 0, SUBID_ENSURE_SKIPPED);
@@ -350,7 +350,7 @@ test_ensure_numeric_name_refused(void **state)
 	expect_ensure(x, "5003", 0, SUBID_ENSURE_REFUSED);
 	assert_logged(x, "refused user=5003 uid=7003 reason=\"numeric user name\"");
 	expect_ensure(x, "5003", SUBID_ENSURE_FORCE, SUBID_ENSURE_REFUSED);
-	expect_list(x, "5003", ID_TYPE_UID, NULL, 0);
+	expect_list(x, "5003", SUBID_KIND_UID, NULL, 0);
 }
 
 /* An unknown user is UNKNOWN_USER; an NSS failure is ERROR (never "unknown"); both logged. */
@@ -370,7 +370,7 @@ test_ensure_unknown_or_nss_error(void **state)
 	expect_ensure(x, "alice", 0, SUBID_ENSURE_ERROR);
 	assert_logged(x, "reason=\"group lookup failed\"");
 	fake_nss.grnam_err = 0;
-	expect_list(x, "alice", ID_TYPE_UID, NULL, 0);
+	expect_list(x, "alice", SUBID_KIND_UID, NULL, 0);
 }
 
 /* Every /etc/subuid and /etc/subgid line and every reserved interval is taken, whoever it names. */
@@ -398,13 +398,13 @@ test_ensure_own_file_lines(void **state)
 	assert_int_equal(ur.count, 0);
 	assert_int_equal(gr.count, 0);
 	assert_int_equal(test_log_count_substr(&x->fx->tl, "granted"), 0);
-	expect_list(x, "alice", ID_TYPE_UID, &(struct subid_range){ 105000, 1000 }, 1);
+	expect_list(x, "alice", SUBID_KIND_UID, &(struct subid_grant){ 105000, 1000 }, 1);
 	/* files = no: the lines are not served, but are still taken */
 	test_write_file(x->subuid, "alice:100000:1000\n", 0644);
 	test_write_file(x->subgid, "alice:100000:1000\n", 0644);
 	load_cfg(x, "files = no\n");
 	assert_int_equal(expect_granted(x, "alice"), SLOT(1));
-	expect_list(x, "alice", ID_TYPE_UID, &(struct subid_range){ SLOT(1), COUNT }, 1);
+	expect_list(x, "alice", SUBID_KIND_UID, &(struct subid_grant){ SLOT(1), COUNT }, 1);
 }
 
 /* A store or config not owned by the trusted user is refused: ERROR, nothing granted. */
@@ -417,10 +417,10 @@ test_ensure_untrusted_store(void **state)
 	expect_ensure(x, "alice", 0, SUBID_ENSURE_ERROR);
 	assert_logged(x, "store refused path=");
 	/* and the plugin's path refuses a config it cannot trust */
-	expect_list_status(x, "alice", SUBID_STATUS_ERROR);
+	expect_list_status(x, "alice", SUBID_ERR);
 	assert_logged(x, "config refused");
 	x->paths.trusted_uid = getuid();
-	expect_list(x, "alice", ID_TYPE_UID, NULL, 0);
+	expect_list(x, "alice", SUBID_KIND_UID, NULL, 0);
 }
 
 /* ---- subid_core_list ---------------------------------------------------------------------------- */
@@ -430,13 +430,13 @@ static void
 test_list_known_and_unknown(void **state)
 {
 	struct cfx *x = *state;
-	struct subid_range *r;
-	int n;
+	struct subid_grant *r;
+	size_t n;
 
-	expect_list(x, "bob", ID_TYPE_UID, NULL, 0);
-	expect_list_status(x, "mallory", SUBID_STATUS_UNKNOWN_USER);
+	expect_list(x, "bob", SUBID_KIND_UID, NULL, 0);
+	expect_list_status(x, "mallory", SUBID_NONE);
 	/* a bad type is an error */
-	assert_int_equal(list_t(x, "bob", (enum subid_type)7, &r, &n), SUBID_STATUS_ERROR);
+	assert_int_equal(list_t(x, "bob", (enum subid_kind)7, &r, &n), SUBID_ERR);
 	assert_null(r);
 	assert_int_equal(n, 0);
 }
@@ -448,9 +448,9 @@ test_list_by_decimal_uid(void **state)
 	struct cfx *x = *state;
 
 	expect_granted(x, "alice");
-	expect_list(x, "5001", ID_TYPE_UID, &(struct subid_range){ SLOT(0), COUNT }, 1);
+	expect_list(x, "5001", SUBID_KIND_UID, &(struct subid_grant){ SLOT(0), COUNT }, 1);
 	/* "5003" is a user's name: that user (7003, nothing), not UID 5003 */
-	expect_list(x, "5003", ID_TYPE_UID, NULL, 0);
+	expect_list(x, "5003", SUBID_KIND_UID, NULL, 0);
 }
 
 /*
@@ -465,13 +465,13 @@ test_list_uid_unknown_to_nss(void **state)
 
 	expect_granted(x, "alice");
 	fake_nss_del_user("alice");
-	expect_list(x, "5001", ID_TYPE_UID, &(struct subid_range){ SLOT(0), COUNT }, 1);
-	expect_list(x, "5001", ID_TYPE_GID, &(struct subid_range){ SLOT(0), COUNT }, 1);
-	expect_list_status(x, "alice", SUBID_STATUS_UNKNOWN_USER);
-	expect_list_status(x, "05001", SUBID_STATUS_UNKNOWN_USER);
+	expect_list(x, "5001", SUBID_KIND_UID, &(struct subid_grant){ SLOT(0), COUNT }, 1);
+	expect_list(x, "5001", SUBID_KIND_GID, &(struct subid_grant){ SLOT(0), COUNT }, 1);
+	expect_list_status(x, "alice", SUBID_NONE);
+	expect_list_status(x, "05001", SUBID_NONE);
 	/* a UID nobody has and the store does not know */
-	expect_list_status(x, "5999", SUBID_STATUS_UNKNOWN_USER);
-	assert_true(has(x, "5001", SLOT(0) + 10, 100, ID_TYPE_UID, NULL));
+	expect_list_status(x, "5999", SUBID_NONE);
+	assert_true(has(x, "5001", SLOT(0) + 10, 100, SUBID_KIND_UID, NULL));
 }
 
 /*
@@ -493,13 +493,13 @@ test_list_store_and_files(void **state)
 			"bob:400000:10\n"
 			"alice:101000:1000\n",	/* bob's range in the store */
 			0644);
-	expect_list(x, "alice", ID_TYPE_UID, (const struct subid_range[]){ { SLOT(0), COUNT }, { 200000, 5000 },
+	expect_list(x, "alice", SUBID_KIND_UID, (const struct subid_grant[]){ { SLOT(0), COUNT }, { 200000, 5000 },
 									   { 300000, 10 } }, 3);
-	expect_list(x, "alice", ID_TYPE_GID, &(struct subid_range){ SLOT(0), COUNT }, 1);
-	expect_list(x, "bob", ID_TYPE_UID, (const struct subid_range[]){ { SLOT(1), COUNT }, { 400000, 10 } }, 2);
+	expect_list(x, "alice", SUBID_KIND_GID, &(struct subid_grant){ SLOT(0), COUNT }, 1);
+	expect_list(x, "bob", SUBID_KIND_UID, (const struct subid_grant[]){ { SLOT(1), COUNT }, { 400000, 10 } }, 2);
 	/* files = no: the store only */
 	load_cfg(x, "files = no\n");
-	expect_list(x, "alice", ID_TYPE_UID, &(struct subid_range){ SLOT(0), COUNT }, 1);
+	expect_list(x, "alice", SUBID_KIND_UID, &(struct subid_grant){ SLOT(0), COUNT }, 1);
 }
 
 /* A user lookup that fails is an error for the plugin (fail closed), never "unknown". */
@@ -511,9 +511,9 @@ test_list_nss_error(void **state)
 
 	expect_granted(x, "alice");
 	fake_nss.pwnam_err = EIO;
-	expect_list_status(x, "alice", SUBID_STATUS_ERROR);
-	assert_int_equal(subid_core_has(&x->paths, &x->fx->tl.log, "alice", SLOT(0), 1, ID_TYPE_UID, NULL, &result),
-			 SUBID_STATUS_ERROR);
+	expect_list_status(x, "alice", SUBID_ERR);
+	assert_int_equal(subid_core_has(&x->paths, &x->fx->tl.log, "alice", SLOT(0), 1, SUBID_KIND_UID, NULL, &result),
+			 SUBID_ERR);
 	assert_false(result);
 	assert_logged(x, "reason=\"user lookup failed\"");
 }
@@ -528,24 +528,24 @@ test_has_range(void **state)
 	bool result = true;
 
 	expect_granted(x, "alice");
-	assert_true(has(x, "alice", SLOT(0), COUNT, ID_TYPE_UID, NULL));
-	assert_true(has(x, "alice", SLOT(0) + 999, 1, ID_TYPE_GID, NULL));
-	assert_false(has(x, "alice", SLOT(0) + 1, COUNT, ID_TYPE_UID, NULL));
-	assert_false(has(x, "alice", SLOT(0) - 1, 2, ID_TYPE_UID, NULL));
-	assert_false(has(x, "bob", SLOT(0), 1, ID_TYPE_UID, NULL));
+	assert_true(has(x, "alice", SLOT(0), COUNT, SUBID_KIND_UID, NULL));
+	assert_true(has(x, "alice", SLOT(0) + 999, 1, SUBID_KIND_GID, NULL));
+	assert_false(has(x, "alice", SLOT(0) + 1, COUNT, SUBID_KIND_UID, NULL));
+	assert_false(has(x, "alice", SLOT(0) - 1, 2, SUBID_KIND_UID, NULL));
+	assert_false(has(x, "bob", SLOT(0), 1, SUBID_KIND_UID, NULL));
 	assert_logged(x, "refused owner=bob kind=subuid start=100000 count=1 reason=\"not within the owner's ranges\"");
 	/* a file line right after the store's range: together they cover the span */
 	test_write_file(x->subuid, "alice:101000:500\n", 0644);
-	assert_true(has(x, "alice", SLOT(0) + 500, 1000, ID_TYPE_UID, NULL));
-	assert_false(has(x, "alice", SLOT(0) + 500, 1001, ID_TYPE_UID, NULL));
-	assert_false(has(x, "alice", SLOT(0) + 500, 1000, ID_TYPE_GID, NULL));
+	assert_true(has(x, "alice", SLOT(0) + 500, 1000, SUBID_KIND_UID, NULL));
+	assert_false(has(x, "alice", SLOT(0) + 500, 1001, SUBID_KIND_UID, NULL));
+	assert_false(has(x, "alice", SLOT(0) + 500, 1000, SUBID_KIND_GID, NULL));
 	/* no range, an empty one, and one that wraps: nobody has them */
-	assert_false(has(x, "alice", SLOT(0), 0, ID_TYPE_UID, NULL));
-	assert_false(has(x, "alice", (unsigned long)-10, 100, ID_TYPE_UID, NULL));
-	assert_false(has(x, "alice", 4294967295UL, 1, ID_TYPE_UID, NULL));
+	assert_false(has(x, "alice", SLOT(0), 0, SUBID_KIND_UID, NULL));
+	assert_false(has(x, "alice", (unsigned long)-10, 100, SUBID_KIND_UID, NULL));
+	assert_false(has(x, "alice", 4294967295UL, 1, SUBID_KIND_UID, NULL));
 	/* an unknown owner: UNKNOWN_USER, and no */
-	assert_int_equal(subid_core_has(&x->paths, &x->fx->tl.log, "mallory", SLOT(0), 1, ID_TYPE_UID, NULL, &result),
-			 SUBID_STATUS_UNKNOWN_USER);
+	assert_int_equal(subid_core_has(&x->paths, &x->fx->tl.log, "mallory", SLOT(0), 1, SUBID_KIND_UID, NULL, &result),
+			 SUBID_NONE);
 	assert_false(result);
 }
 
@@ -562,19 +562,19 @@ test_has_range_caller(void **state)
 
 	expect_granted(x, "alice");
 	expect_granted(x, "bob");
-	assert_true(has(x, "alice", SLOT(0), COUNT, ID_TYPE_UID, &alice));
-	assert_true(has(x, "5001", SLOT(0), COUNT, ID_TYPE_GID, &alice));
+	assert_true(has(x, "alice", SLOT(0), COUNT, SUBID_KIND_UID, &alice));
+	assert_true(has(x, "5001", SLOT(0), COUNT, SUBID_KIND_GID, &alice));
 	test_log_reset(&x->fx->tl);
-	assert_false(has(x, "alice", SLOT(0), COUNT, ID_TYPE_UID, &bob));
+	assert_false(has(x, "alice", SLOT(0), COUNT, SUBID_KIND_UID, &bob));
 	assert_logged(x, "reason=\"the owner is not the calling user\"");
-	assert_false(has(x, "5001", SLOT(0), COUNT, ID_TYPE_UID, &bob));
-	assert_false(has(x, "mallory", SLOT(0), COUNT, ID_TYPE_UID, &alice));
+	assert_false(has(x, "5001", SLOT(0), COUNT, SUBID_KIND_UID, &bob));
+	assert_false(has(x, "mallory", SLOT(0), COUNT, SUBID_KIND_UID, &alice));
 	/* "5003" names the account called 5003 (uid 7003), not the caller with UID 5003 */
-	assert_false(has(x, "5003", SLOT(0), COUNT, ID_TYPE_UID, &u5003));
+	assert_false(has(x, "5003", SLOT(0), COUNT, SUBID_KIND_UID, &u5003));
 	/* an unknown UID is the caller's own when it is the caller: served from the store */
 	fake_nss_del_user("bob");
-	assert_true(has(x, "5002", SLOT(1), COUNT, ID_TYPE_UID, &bob));
-	assert_false(has(x, "5002", SLOT(1), COUNT, ID_TYPE_UID, &alice));
+	assert_true(has(x, "5002", SLOT(1), COUNT, SUBID_KIND_UID, &bob));
+	assert_false(has(x, "5002", SLOT(1), COUNT, SUBID_KIND_UID, &alice));
 }
 
 /* ---- subid_core_owners ------------------------------------------------------------------------ */
@@ -589,7 +589,7 @@ test_owners(void **state)
 {
 	struct cfx *x = *state;
 	uid_t *u;
-	int n;
+	size_t n;
 
 	expect_granted(x, "alice");
 	test_write_file(x->subuid,
@@ -598,19 +598,19 @@ test_owners(void **state)
 			"ghost:202000:100\n"
 			"06000:203000:100\n",
 			0644);
-	expect_owners(x, SLOT(0) + 5, ID_TYPE_UID, (const uid_t[]){ 5001 }, 1);
-	expect_owners(x, SLOT(0) + 999, ID_TYPE_GID, (const uid_t[]){ 5001 }, 1);
-	expect_owners(x, SLOT(0) + 1000, ID_TYPE_UID, NULL, 0);
-	expect_owners(x, 200050, ID_TYPE_UID, (const uid_t[]){ 5002 }, 1);
-	expect_owners(x, 201099, ID_TYPE_UID, (const uid_t[]){ 5006 }, 1);
-	expect_owners(x, 202000, ID_TYPE_UID, NULL, 0);
-	expect_owners(x, 203000, ID_TYPE_UID, NULL, 0);
+	expect_owners(x, SLOT(0) + 5, SUBID_KIND_UID, (const uid_t[]){ 5001 }, 1);
+	expect_owners(x, SLOT(0) + 999, SUBID_KIND_GID, (const uid_t[]){ 5001 }, 1);
+	expect_owners(x, SLOT(0) + 1000, SUBID_KIND_UID, NULL, 0);
+	expect_owners(x, 200050, SUBID_KIND_UID, (const uid_t[]){ 5002 }, 1);
+	expect_owners(x, 201099, SUBID_KIND_UID, (const uid_t[]){ 5006 }, 1);
+	expect_owners(x, 202000, SUBID_KIND_UID, NULL, 0);
+	expect_owners(x, 203000, SUBID_KIND_UID, NULL, 0);
 	/* the subgid file has none of those */
-	expect_owners(x, 200050, ID_TYPE_GID, NULL, 0);
+	expect_owners(x, 200050, SUBID_KIND_GID, NULL, 0);
 	/* beyond the ID space: nobody */
-	expect_owners(x, 4294967295UL, ID_TYPE_UID, NULL, 0);
-	assert_int_equal(subid_core_owners(&x->paths, &x->fx->tl.log, 1, (enum subid_type)0, &u, &n),
-			 SUBID_STATUS_ERROR);
+	expect_owners(x, 4294967295UL, SUBID_KIND_UID, NULL, 0);
+	assert_int_equal(subid_core_owners(&x->paths, &x->fx->tl.log, 1, (enum subid_kind)0, &u, &n),
+			 SUBID_ERR);
 	assert_null(u);
 	assert_int_equal(n, 0);
 }
@@ -639,8 +639,8 @@ test_ldap_ensure_replicates(void **state)
 	assert_int_equal(expect_granted(x, "alice"), SLOT(0));
 	assert_non_null(fl_find(fl_entry_dn(5001)));
 	inits = fl.calls[FL_INIT];
-	expect_list(x, "alice", ID_TYPE_UID, &(struct subid_range){ SLOT(0), COUNT }, 1);
-	assert_true(has(x, "alice", SLOT(0), COUNT, ID_TYPE_GID, NULL));
+	expect_list(x, "alice", SUBID_KIND_UID, &(struct subid_grant){ SLOT(0), COUNT }, 1);
+	assert_true(has(x, "alice", SLOT(0), COUNT, SUBID_KIND_GID, NULL));
 	assert_int_equal(fl.calls[FL_INIT], inits);
 	assert_int_equal(fl.open, 0);
 }
@@ -655,7 +655,7 @@ test_ldap_entry_outside_pool_refused(void **state)
 	fl_add_ranges("5001", 5001, "alice", 3000000, COUNT, 3000000, COUNT);
 	expect_ensure(x, "alice", 0, SUBID_ENSURE_ERROR);
 	assert_logged(x, "reason=\"the directory's entry lies outside the pool [100000, 110000)\"");
-	expect_list(x, "alice", ID_TYPE_UID, NULL, 0);
+	expect_list(x, "alice", SUBID_KIND_UID, NULL, 0);
 }
 
 /* An entry over another owner's /etc/subuid line is refused; over the owner's own line it is fine. */
@@ -669,10 +669,10 @@ test_ldap_entry_over_file_line(void **state)
 	fl_add_ranges("5001", 5001, "alice", SLOT(5), COUNT, SLOT(5), COUNT);
 	expect_ensure(x, "alice", 0, SUBID_ENSURE_ERROR);
 	assert_logged(x, "reason=\"the directory's entry overlaps a line of /etc/subuid\"");
-	expect_list(x, "alice", ID_TYPE_UID, NULL, 0);
+	expect_list(x, "alice", SUBID_KIND_UID, NULL, 0);
 	fl_add_ranges("5002", 5002, "bob", SLOT(6), COUNT, SLOT(6), COUNT);
 	expect_ensure(x, "bob", 0, SUBID_ENSURE_OK);
-	expect_list(x, "bob", ID_TYPE_GID, &(struct subid_range){ SLOT(6), COUNT }, 1);
+	expect_list(x, "bob", SUBID_KIND_GID, &(struct subid_grant){ SLOT(6), COUNT }, 1);
 }
 
 /* The directory down: an owner in the replica keeps his ranges (logged); nobody new is granted. */
@@ -692,7 +692,7 @@ test_ldap_down_uses_replica(void **state)
 	assert_int_equal(gr.start, SLOT(0));
 	assert_logged(x, "directory unreachable; ranges served from the local replica");
 	expect_ensure(x, "bob", 0, SUBID_ENSURE_ERROR);
-	expect_list(x, "bob", ID_TYPE_UID, NULL, 0);
+	expect_list(x, "bob", SUBID_KIND_UID, NULL, 0);
 	/* refused credentials are not "down": the replica does not paper over them */
 	fl.fail.rc = LDAP_INVALID_CREDENTIALS;
 	expect_ensure(x, "alice", 0, SUBID_ENSURE_ERROR);
@@ -712,21 +712,21 @@ test_ldap_lookup_on_miss(void **state)
 	load_ldap_cfg(x, "ldap_lookup_on_miss = yes\n");
 	fl_add_ranges("5002", 5002, "bob", SLOT(4), COUNT, SLOT(4), COUNT);
 	fl_add_ranges("5006", 5006, "dave", 3000000, COUNT, 3000000, COUNT);
-	expect_list(x, "bob", ID_TYPE_UID, &(struct subid_range){ SLOT(4), COUNT }, 1);
-	assert_true(has(x, "bob", SLOT(4), COUNT, ID_TYPE_GID, NULL));
+	expect_list(x, "bob", SUBID_KIND_UID, &(struct subid_grant){ SLOT(4), COUNT }, 1);
+	assert_true(has(x, "bob", SLOT(4), COUNT, SUBID_KIND_GID, NULL));
 	/* outside the pool: refused, nothing */
-	expect_list(x, "dave", ID_TYPE_UID, NULL, 0);
+	expect_list(x, "dave", SUBID_KIND_UID, NULL, 0);
 	assert_logged(x, "lies outside the pool");
 	/* not written to the replica by the plugin: without the directory, nothing is left */
 	fl.fail.op = FL_BIND;
 	fl.fail.rc = LDAP_SERVER_DOWN;
-	expect_list_status(x, "bob", SUBID_STATUS_ERROR_CONN);
-	assert_int_equal(subid_core_has(&x->paths, &x->fx->tl.log, "bob", SLOT(4), 1, ID_TYPE_UID, NULL, &result),
-			 SUBID_STATUS_ERROR_CONN);
+	expect_list_status(x, "bob", SUBID_DOWN);
+	assert_int_equal(subid_core_has(&x->paths, &x->fx->tl.log, "bob", SLOT(4), 1, SUBID_KIND_UID, NULL, &result),
+			 SUBID_DOWN);
 	assert_false(result);
 	/* but a file line of the owner is still served */
 	test_write_file(x->subuid, "bob:200000:10\n", 0644);
-	expect_list(x, "bob", ID_TYPE_UID, &(struct subid_range){ 200000, 10 }, 1);
+	expect_list(x, "bob", SUBID_KIND_UID, &(struct subid_grant){ 200000, 10 }, 1);
 }
 
 int
