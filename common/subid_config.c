@@ -145,6 +145,35 @@ subid_config_real_ids(const struct subid_config *cfg, struct subid_interval *out
 	out->end = top + 1;
 }
 
+bool
+subid_config_forbidden_next(const struct subid_config *cfg, size_t *pos, struct subid_interval *iv, bool *is_real)
+{
+	if (*pos > cfg->n_reserved)
+		return false;
+	*is_real = *pos == 0;
+	if (*is_real)
+		subid_config_real_ids(cfg, iv);
+	else
+		*iv = cfg->reserved[*pos - 1];
+	(*pos)++;
+	return true;
+}
+
+unsigned
+subid_config_forbidden(const struct subid_config *cfg, uint64_t start, uint64_t count)
+{
+	struct subid_interval r = { start, start + count }, iv;
+	unsigned hit = 0;
+	bool is_real;
+
+	if (!subid_range_end(start, count, &r.end))
+		return SUBID_FORBID_REAL;	/* not a range at all: nothing may hold it */
+	for (size_t pos = 0; subid_config_forbidden_next(cfg, &pos, &iv, &is_real);)
+		if (subid_interval_overlap(&r, &iv))
+			hit |= is_real ? SUBID_FORBID_REAL : SUBID_FORBID_RESERVED;
+	return hit;
+}
+
 /* A user or group name as it may appear in a list: printable, no separators. */
 static bool
 valid_name(const char *s)

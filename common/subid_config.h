@@ -108,6 +108,22 @@ int subid_config_parse(struct subid_config *cfg, FILE *fp, const char *name, con
  */
 void subid_config_real_ids(const struct subid_config *cfg, struct subid_interval *out);
 
+/*
+ * The IDs no subordinate range may hold, one interval at a time: the real
+ * account IDs first (*is_real), then each reserved interval.  *pos starts
+ * at 0; false after the last.  The one place the rule is written: the
+ * allocator's taken intervals, the directory's entries, subidctl import
+ * and check all read it here.
+ */
+bool subid_config_forbidden_next(const struct subid_config *cfg, size_t *pos, struct subid_interval *iv,
+				 bool *is_real);
+
+#define SUBID_FORBID_REAL 0x1		/* real account IDs (or not a valid range) */
+#define SUBID_FORBID_RESERVED 0x2	/* a reserved interval */
+
+/* Which forbidden IDs [start, start + count) touches: 0 none, else SUBID_FORBID_* bits. */
+unsigned subid_config_forbidden(const struct subid_config *cfg, uint64_t start, uint64_t count);
+
 /* Cross-key checks (pool inside ID space, count fits, no overlap with real IDs). 0 or -1, logged. */
 int subid_config_validate(const struct subid_config *cfg, const char *name, const struct subid_log *log);
 

@@ -100,6 +100,7 @@ subid_taken_intervals(const struct subid_config *cfg, const struct subid_file *f
 		      struct subid_interval **taken, size_t *ntaken)
 {
 	struct subid_interval *nv;
+	bool is_real;
 
 	*taken = NULL;
 	*ntaken = 0;
@@ -109,10 +110,8 @@ subid_taken_intervals(const struct subid_config *cfg, const struct subid_file *f
 	if (nv == NULL)
 		return -1;
 	*taken = nv;
-	if (cfg->n_reserved > 0)
-		memcpy(nv + *ntaken, cfg->reserved, cfg->n_reserved * sizeof(*nv));
-	*ntaken += cfg->n_reserved;
-	subid_config_real_ids(cfg, &nv[(*ntaken)++]);
+	for (size_t pos = 0; subid_config_forbidden_next(cfg, &pos, &nv[*ntaken], &is_real);)
+		(*ntaken)++;
 	*ntaken = subid_intervals_normalize(nv, *ntaken);
 	return 0;
 }

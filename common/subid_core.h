@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "subid_config.h"
+#include "subid_files.h"
 #include "subid_log.h"
 #include "subid_store.h"
 
@@ -32,6 +33,14 @@ enum subid_ensure_rc {
 	SUBID_ENSURE_UNKNOWN_USER,
 	SUBID_ENSURE_ERROR,		/* config, store, NSS or pool problem; logged */
 };
+
+/*
+ * Does a file line name this account?  An owner of digits names a UID, any
+ * other owner a user name: a name of digits is never taken for the account
+ * it spells (such names are refused anyway), nor a UID for a name.  name
+ * may be NULL (an account NSS does not know), has_uid false (nor its UID).
+ */
+bool subid_line_names(const struct subid_file_entry *e, const char *name, bool has_uid, uid_t uid);
 
 /* The pool a local allocation takes ranges from (range_min, range_max, range_count). */
 void subid_core_pool(const struct subid_config *cfg, struct subid_pool *pool);

@@ -21,14 +21,6 @@
 const char *subid_kind_name(enum subid_kind k);
 
 /*
- * Does a file line name this account?  An owner of digits names a UID, any
- * other owner a user name: a name of digits is never taken for the account
- * it spells (such names are refused anyway), nor a UID for a name.  name
- * may be NULL (an account NSS does not know), has_uid false (nor its UID).
- */
-bool subid_line_names(const struct subid_file_entry *e, const char *name, bool has_uid, uid_t uid);
-
-/*
  * Who holds which IDs: the writer store (pam_subid's writer path, subidctl
  * as root) or the read index (the plugin, the later-login check).  Either
  * may be absent (nothing granted yet).

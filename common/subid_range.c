@@ -50,6 +50,60 @@ subid_intervals_normalize(struct subid_interval *v, size_t n)
 	return out + 1;
 }
 
+struct by_start {
+	uint64_t start;
+	size_t i;
+};
+
+/* by start, then by position: the order a stable sort of v by start gives */
+static int
+cmp_by_start(const void *pa, const void *pb)
+{
+	const struct by_start *a = pa, *b = pb;
+
+	if (a->start != b->start)
+		return a->start < b->start ? -1 : 1;
+	return a->i < b->i ? -1 : a->i > b->i ? 1 : 0;
+}
+
+int
+subid_intervals_each_overlap(const struct subid_interval *v, size_t n, int (*fn)(size_t a, size_t b, void *ctx),
+			     void *ctx)
+{
+	struct by_start *s;
+	size_t *open, nopen = 0;
+	int rc = 0;
+
+	if (n == 0)
+		return 0;
+	s = calloc(n, sizeof(*s));
+	open = calloc(n, sizeof(*open));
+	if (s == NULL || open == NULL) {
+		free(s);
+		free(open);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		s[i] = (struct by_start){ v[i].start, i };
+	qsort(s, n, sizeof(*s), cmp_by_start);
+	/* the open set: intervals begun before this one that have not ended yet */
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		const struct subid_interval *b = &v[s[i].i];
+		size_t k = 0;
+
+		for (size_t j = 0; j < nopen; j++)
+			if (v[open[j]].end > b->start)
+				open[k++] = open[j];
+		nopen = k;
+		for (size_t j = 0; j < nopen && rc == 0; j++)
+			rc = fn(open[j], s[i].i, ctx);
+		open[nopen++] = s[i].i;
+	}
+	free(s);
+	free(open);
+	return rc;
+}
+
 bool
 subid_intervals_cover(const struct subid_interval *v, size_t n, uint64_t start, uint64_t count)
 {

@@ -56,6 +56,16 @@ bool subid_interval_overlap(const struct subid_interval *a, const struct subid_i
 size_t subid_intervals_normalize(struct subid_interval *v, size_t n);
 
 /*
+ * Every pair of v[0..n) that overlaps, each met once: fn(a, b, ctx) with a
+ * the one that starts first (the earlier in v when both start together), as
+ * indices into v, which is not modified.  A sweep by start over the
+ * intervals still open: O(n log n) unless many overlap one another.  fn's
+ * nonzero return stops the sweep and is returned; -1 out of memory.
+ */
+int subid_intervals_each_overlap(const struct subid_interval *v, size_t n, int (*fn)(size_t a, size_t b, void *ctx),
+				 void *ctx);
+
+/*
  * True when [start, start+count) is wholly covered by the union of v[0..n)
  * (adjacent intervals together may cover it).  False on overflow, count 0,
  * or any gap.  v need not be sorted; it is not modified.

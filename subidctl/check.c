@@ -157,14 +157,6 @@ struct item {
 	enum subid_kind kind;
 };
 
-static int
-item_cmp(const void *a, const void *b)
-{
-	const struct item *x = a, *y = b;
-
-	return x->start < y->start ? -1 : x->start > y->start ? 1 : 0;
-}
-
 /* Is the pair worth reporting?  Different owners, and not two file lines of different kinds. */
 static bool
 conflicting(const struct item *a, const struct item *b)
@@ -182,40 +174,40 @@ src_word(const struct item *it, const struct ctl *c)
 	return it->src == 0 ? "store" : it->src == 1 ? c->paths.subuid : c->paths.subgid;
 }
 
-/*
- * Sweep by start with the set of ranges still open: every pair that
- * overlaps is met once.  The open set stays tiny unless ranges overlap a lot.
- */
+struct overlap_ctx {
+	struct ctl *c;
+	struct report *r;
+	const struct item *v;
+};
+
 static int
-report_overlaps(struct ctl *c, struct report *r, struct item *v, size_t n)
+overlap_found(size_t ia, size_t ib, void *ctx)
 {
-	size_t *open = NULL, nopen = 0;
+	const struct overlap_ctx *x = ctx;
+	const struct item *a = &x->v[ia], *b = &x->v[ib];
 
-	if (n == 0)
-		return 0;
-	qsort(v, n, sizeof(*v), item_cmp);
-	open = calloc(n, sizeof(*open));
-	if (open == NULL)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		size_t k = 0;
-
-		for (size_t j = 0; j < nopen; j++)
-			if (v[open[j]].end > v[i].start)
-				open[k++] = open[j];
-		nopen = k;
-		for (size_t j = 0; j < nopen; j++) {
-			const struct item *a = &v[open[j]], *b = &v[i];
-
-			if (conflicting(a, b))
-				problem(r, "overlap: %s %s [%" PRIu64 ", %" PRIu64 ") of %s and %s %s [%" PRIu64
-					", %" PRIu64 ") of %s", src_word(a, c), kind_word(a->kind), a->start, a->end,
-					a->label, src_word(b, c), kind_word(b->kind), b->start, b->end, b->label);
-		}
-		open[nopen++] = i;
-	}
-	free(open);
+	if (conflicting(a, b))
+		problem(x->r, "overlap: %s %s [%" PRIu64 ", %" PRIu64 ") of %s and %s %s [%" PRIu64 ", %" PRIu64
+			") of %s", src_word(a, x->c), kind_word(a->kind), a->start, a->end, a->label,
+			src_word(b, x->c), kind_word(b->kind), b->start, b->end, b->label);
 	return 0;
+}
+
+/* Every pair of ranges that overlaps, once. */
+static int
+report_overlaps(struct ctl *c, struct report *r, const struct item *v, size_t n)
+{
+	struct overlap_ctx x = { c, r, v };
+	struct subid_interval *iv = calloc(n + 1, sizeof(*iv));
+	int rc;
+
+	if (iv == NULL)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		iv[i] = (struct subid_interval){ v[i].start, v[i].end };
+	rc = subid_intervals_each_overlap(iv, n, overlap_found, &x);
+	free(iv);
+	return rc;
 }
 
 static int
@@ -300,7 +292,6 @@ check_real_ids(struct ctl *c, struct report *r, const struct row_vec *rows)
 {
 	struct subid_row **by[3] = { NULL, NULL, NULL };
 	size_t nby[3] = { 0, 0, 0 };
-	struct subid_interval real;
 	struct passwd *pw;
 	struct group *gr;
 
@@ -316,21 +307,23 @@ check_real_ids(struct ctl *c, struct report *r, const struct row_vec *rows)
 	for (int k = SUBID_KIND_UID; k <= SUBID_KIND_GID; k++)
 		qsort(by[k], nby[k], sizeof(*by[k]), row_ptr_cmp);
 
-	subid_config_real_ids(&c->cfg, &real);
 	for (size_t i = 0; i < rows->n; i++) {
 		const struct subid_row *w = &rows->v[i];
+		struct subid_interval wi = { w->range.start, w->range.start + w->range.count }, iv;
+		bool is_real;
 
-		if (w->range.start < real.end && w->range.start + w->range.count > real.start)
-			problem(r, "real IDs: uid %u's %s [%" PRIu64 ", %" PRIu64 ") overlaps the IDs of real "
-				"accounts [%" PRIu64 ", %" PRIu64 "] (login.defs)", (unsigned)w->uid, kind_word(w->kind),
-				w->range.start, w->range.start + w->range.count, real.start, real.end - 1);
-		for (size_t j = 0; j < c->cfg.n_reserved; j++)
-			if (w->range.start < c->cfg.reserved[j].end &&
-			    w->range.start + w->range.count > c->cfg.reserved[j].start)
+		for (size_t pos = 0; subid_config_forbidden_next(&c->cfg, &pos, &iv, &is_real);) {
+			if (!subid_interval_overlap(&wi, &iv))
+				continue;
+			if (is_real)
+				problem(r, "real IDs: uid %u's %s [%" PRIu64 ", %" PRIu64 ") overlaps the IDs of real "
+					"accounts [%" PRIu64 ", %" PRIu64 "] (login.defs)", (unsigned)w->uid,
+					kind_word(w->kind), wi.start, wi.end, iv.start, iv.end - 1);
+			else
 				problem(r, "reserved: uid %u's %s [%" PRIu64 ", %" PRIu64 ") overlaps the reserved "
 					"interval %" PRIu64 "-%" PRIu64, (unsigned)w->uid, kind_word(w->kind),
-					w->range.start, w->range.start + w->range.count, c->cfg.reserved[j].start,
-					c->cfg.reserved[j].end - 1);
+					wi.start, wi.end, iv.start, iv.end - 1);
+		}
 	}
 	/* every account and group NSS lists (directory back-ends may list only what they cached) */
 	setpwent();

@@ -53,15 +53,8 @@ struct owners {
 	size_t n;
 	struct span *lines;	/* every line of a known owner, duplicates included */
 	size_t nlines;
+	size_t problems;	/* mark_overlaps()'s count */
 };
-
-static int
-span_cmp(const void *a, const void *b)
-{
-	const struct span *x = a, *y = b;
-
-	return x->start < y->start ? -1 : x->start > y->start ? 1 : 0;
-}
 
 static int
 rec_cmp(const void *a, const void *b)
@@ -73,43 +66,38 @@ rec_cmp(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq ? 1 : 0;
 }
 
-/*
- * Mark (and report) every owner one of whose lines overlaps a line of
- * another owner, of either kind: a sweep by start over the lines still open.
- */
+static int
+overlap_found(size_t ia, size_t ib, void *ctx)
+{
+	struct owners *o = ctx;
+	const struct span *sa = &o->lines[ia], *sb = &o->lines[ib];
+	struct owner *a = &o->v[sa->owner], *b = &o->v[sb->owner];
+
+	if (a == b)
+		return 0;
+	printf("conflict: %s [%" PRIu64 ", %" PRIu64 ") and %s [%" PRIu64 ", %" PRIu64 ") overlap; "
+	       "neither is imported\n", a->label, sa->start, sa->end, b->label, sb->start, sb->end);
+	o->problems++;
+	a->bad = b->bad = true;
+	return 0;
+}
+
+/* Mark (and report) every owner one of whose lines overlaps a line of another owner, of either kind. */
 static int
 mark_overlaps(struct owners *o, size_t *problems)
 {
-	struct span *v = o->lines;
-	size_t *open = calloc(o->nlines + 1, sizeof(*open));
-	size_t n = o->nlines, nopen = 0;
+	struct subid_interval *iv = calloc(o->nlines + 1, sizeof(*iv));
+	int rc;
 
-	if (open == NULL)
+	if (iv == NULL)
 		return -1;
-	if (n > 1)	/* v is NULL when no line has a known owner */
-		qsort(v, n, sizeof(*v), span_cmp);
-	for (size_t i = 0; i < n; i++) {
-		size_t k = 0;
-
-		for (size_t j = 0; j < nopen; j++)
-			if (v[open[j]].end > v[i].start)
-				open[k++] = open[j];
-		nopen = k;
-		for (size_t j = 0; j < nopen; j++) {
-			struct owner *a = &o->v[v[open[j]].owner], *b = &o->v[v[i].owner];
-
-			if (a == b)
-				continue;
-			printf("conflict: %s [%" PRIu64 ", %" PRIu64 ") and %s [%" PRIu64 ", %" PRIu64 ") overlap; "
-			       "neither is imported\n", a->label, v[open[j]].start, v[open[j]].end, b->label,
-			       v[i].start, v[i].end);
-			(*problems)++;
-			a->bad = b->bad = true;
-		}
-		open[nopen++] = i;
-	}
-	free(open);
-	return 0;
+	for (size_t i = 0; i < o->nlines; i++)
+		iv[i] = (struct subid_interval){ o->lines[i].start, o->lines[i].end };
+	o->problems = 0;
+	rc = subid_intervals_each_overlap(iv, o->nlines, overlap_found, o);
+	*problems += o->problems;
+	free(iv);
+	return rc;
 }
 
 /* Resolve the owner of every line of f (one NSS lookup per line); lines NSS does not know are reported. */
@@ -199,11 +187,10 @@ int
 cmd_import(struct ctl *c, const char *subuid, const char *subgid)
 {
 	struct subid_file fu = { NULL, 0, 0 }, fg = { NULL, 0, 0 };
-	struct owners o = { NULL, 0, 0, NULL, 0, NULL, 0 };
+	struct owners o = { NULL, 0, 0, NULL, 0, NULL, 0, 0 };
 	struct subid_import *imp = NULL;
 	size_t *who = NULL;	/* imp[i] is owner o.v[who[i]] */
 	size_t nimp = 0;
-	struct subid_interval real;
 	size_t problems = 0, imported = 0, present = 0;
 	int ret = EXIT_ERROR;
 
@@ -219,7 +206,6 @@ cmd_import(struct ctl *c, const char *subuid, const char *subgid)
 		fprintf(stderr, "subidctl: user lookups failed or out of memory; nothing imported\n");
 		goto out;
 	}
-	subid_config_real_ids(&c->cfg, &real);
 	/* decide every owner before writing anything */
 	for (size_t i = 0; i < o.n; i++) {
 		struct owner *w = &o.v[i];
@@ -233,13 +219,12 @@ cmd_import(struct ctl *c, const char *subuid, const char *subgid)
 		}
 		for (int k = SUBID_KIND_UID; k <= SUBID_KIND_GID && !w->bad; k++) {
 			uint64_t s = w->line[k]->start, e = s + w->line[k]->count;
-			bool reserved = false;
+			unsigned hit = subid_config_forbidden(&c->cfg, s, w->line[k]->count);
 
-			for (size_t j = 0; j < c->cfg.n_reserved; j++)
-				reserved = reserved || (s < c->cfg.reserved[j].end && e > c->cfg.reserved[j].start);
-			if ((s < real.end && e > real.start) || reserved) {
+			if (hit != 0) {
 				printf("conflict: %s [%" PRIu64 ", %" PRIu64 ") holds %s; not imported\n", w->label, s, e,
-				       reserved ? "reserved IDs" : "IDs of real accounts (login.defs)");
+				       (hit & SUBID_FORBID_RESERVED) != 0 ? "reserved IDs" :
+				       "IDs of real accounts (login.defs)");
 				problems++;
 				w->bad = true;
 			}

@@ -328,13 +328,10 @@ ctl_rows_free(struct row_vec *rows)
 	rows->n = rows->cap = 0;
 }
 
-/* show: uid's lines of /etc/subuid and /etc/subgid (by name or by decimal uid), source "files". */
+/* show: uid's lines of /etc/subuid and /etc/subgid, source "files". */
 static int
 print_file_lines(struct ctl *c, struct print_ctx *p)
 {
-	char uidstr[16];
-
-	snprintf(uidstr, sizeof(uidstr), "%u", (unsigned)p->uid);
 	p->source = "files";
 	for (int k = SUBID_KIND_UID; k <= SUBID_KIND_GID; k++) {
 		struct subid_file f = { NULL, 0, 0 };
@@ -344,7 +341,8 @@ print_file_lines(struct ctl *c, struct print_ctx *p)
 		for (size_t i = 0; i < f.n; i++) {
 			struct subid_row r;
 
-			if (strcmp(f.v[i].owner, uidstr) != 0 && (p->name == NULL || strcmp(f.v[i].owner, p->name) != 0))
+			/* the core's rule: an owner of digits is a UID, any other a name */
+			if (!subid_line_names(&f.v[i], p->name, true, p->uid))
 				continue;
 			r.uid = p->uid;
 			r.kind = (enum subid_kind)k;

@@ -215,6 +215,41 @@ test_parse_good(void **state)
 	subid_config_free(&cfg);
 }
 
+/* The IDs no range may hold: real IDs (0..max(UID_MAX, GID_MAX, 65535)) first, then each reserved interval. */
+static void
+test_forbidden(void **state)
+{
+	struct fx *fx = *state;
+	struct subid_config cfg;
+	struct subid_interval iv;
+	size_t pos = 0;
+	bool is_real;
+
+	assert_int_equal(subid_config_defaults(&cfg, &ld_default), 0);
+	assert_int_equal(parse_str(&cfg, "reserved = 100000-100999, 300000-300009\n", &fx->tl), 0);
+	assert_true(subid_config_forbidden_next(&cfg, &pos, &iv, &is_real));
+	assert_true(is_real);
+	assert_int_equal(iv.start, 0);
+	assert_int_equal(iv.end, 65536);
+	assert_true(subid_config_forbidden_next(&cfg, &pos, &iv, &is_real));
+	assert_false(is_real);
+	assert_int_equal(iv.start, 100000);
+	assert_int_equal(iv.end, 101000);
+	assert_true(subid_config_forbidden_next(&cfg, &pos, &iv, &is_real));
+	assert_int_equal(iv.start, 300000);
+	assert_false(subid_config_forbidden_next(&cfg, &pos, &iv, &is_real));
+
+	assert_int_equal(subid_config_forbidden(&cfg, 65536, 34464), 0);		/* 65536..99999 */
+	assert_int_equal(subid_config_forbidden(&cfg, 65535, 1), SUBID_FORBID_REAL);
+	assert_int_equal(subid_config_forbidden(&cfg, 99999, 2), SUBID_FORBID_RESERVED);
+	assert_int_equal(subid_config_forbidden(&cfg, 101000, 199000), 0);	/* ends where 300000 starts */
+	assert_int_equal(subid_config_forbidden(&cfg, 60000, 250000), SUBID_FORBID_REAL | SUBID_FORBID_RESERVED);
+	/* not a range: nothing may hold it */
+	assert_int_equal(subid_config_forbidden(&cfg, 4294967295UL, 1), SUBID_FORBID_REAL);
+	assert_int_equal(subid_config_forbidden(&cfg, 200000, 0), SUBID_FORBID_REAL);
+	subid_config_free(&cfg);
+}
+
 static void
 test_parse_files_yes(void **state)
 {
@@ -839,6 +874,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_logindefs_missing, fx_setup, fx_teardown),
 		cmocka_unit_test(test_config_defaults),
 		cmocka_unit_test_setup_teardown(test_parse_good, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_forbidden, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_parse_files_yes, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_parse_comments_only, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_parse_no_final_newline, fx_setup, fx_teardown),

@@ -348,6 +348,73 @@ test_first_fit_many_taken(void **state)
 	free(taken);
 }
 
+struct pairs {
+	size_t n;
+	size_t a[16], b[16];
+};
+
+static int
+record_pair(size_t a, size_t b, void *ctx)
+{
+	struct pairs *p = ctx;
+
+	assert_true(p->n < 16);
+	p->a[p->n] = a;
+	p->b[p->n] = b;
+	p->n++;
+	return 0;
+}
+
+static int
+stop_at_first(size_t a, size_t b, void *ctx)
+{
+	(void)a;
+	(void)b;
+	(*(int *)ctx)++;
+	return 7;
+}
+
+/* Every overlapping pair once, earlier start first, as indices into the untouched input. */
+static void
+test_intervals_each_overlap(void **state)
+{
+	/* 0 and 2 overlap, 1 touches 0 only at its end (no overlap), 3 lies inside 2, 4 stands alone */
+	const struct subid_interval v[] = { { 100, 200 }, { 200, 300 }, { 150, 400 }, { 160, 170 }, { 500, 600 } };
+	const struct subid_interval same[] = { { 10, 20 }, { 10, 30 } };
+	struct pairs p = { 0 };
+	int calls = 0;
+
+	(void)state;
+	assert_int_equal(subid_intervals_each_overlap(v, 5, record_pair, &p), 0);
+	assert_int_equal(p.n, 4);
+	/* by start: 0 (100), 2 (150), 3 (160), 1 (200) */
+	assert_int_equal(p.a[0], 0);
+	assert_int_equal(p.b[0], 2);
+	assert_int_equal(p.a[1], 0);
+	assert_int_equal(p.b[1], 3);
+	assert_int_equal(p.a[2], 2);
+	assert_int_equal(p.b[2], 3);
+	assert_int_equal(p.a[3], 2);
+	assert_int_equal(p.b[3], 1);
+	assert_int_equal(v[0].start, 100);	/* not sorted in place */
+	assert_int_equal(v[1].start, 200);
+
+	/* equal starts: the earlier one in v comes first */
+	p.n = 0;
+	assert_int_equal(subid_intervals_each_overlap(same, 2, record_pair, &p), 0);
+	assert_int_equal(p.n, 1);
+	assert_int_equal(p.a[0], 0);
+	assert_int_equal(p.b[0], 1);
+
+	/* none, and the callback's stop */
+	p.n = 0;
+	assert_int_equal(subid_intervals_each_overlap(v + 4, 1, record_pair, &p), 0);
+	assert_int_equal(subid_intervals_each_overlap(NULL, 0, record_pair, &p), 0);
+	assert_int_equal(p.n, 0);
+	assert_int_equal(subid_intervals_each_overlap(v, 5, stop_at_first, &calls), 7);
+	assert_int_equal(calls, 1);
+}
+
 int
 main(void)
 {
@@ -360,6 +427,7 @@ main(void)
 		cmocka_unit_test(test_intervals_cover_limits),
 		cmocka_unit_test(test_first_fit_table),
 		cmocka_unit_test(test_first_fit_many_taken),
+		cmocka_unit_test(test_intervals_each_overlap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
