@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -210,9 +211,10 @@ report_overlaps(struct ctl *c, struct report *r, const struct item *v, size_t n)
 	return rc;
 }
 
+#define OWNER_UNKNOWN LLONG_MIN	/* add_file_items(): NSS does not know the line's owner */
+
 static int
-add_file_items(struct ctl *c, const char *path, int src, struct item **v, size_t *n, char ***labels,
-	       size_t *nlabels, struct subid_file *f)
+add_file_items(struct ctl *c, const char *path, int src, struct item **v, size_t *n, struct subid_file *f)
 {
 	struct item *nv;
 
@@ -232,27 +234,45 @@ add_file_items(struct ctl *c, const char *path, int src, struct item **v, size_t
 		it->src = src;
 		it->kind = src == 1 ? SUBID_KIND_UID : SUBID_KIND_GID;
 		it->label = f->v[i].owner;
-		if (rc == 0) {
-			it->owner = u.uid;
+		it->owner = rc == 0 ? (long long)u.uid : OWNER_UNKNOWN;
+		if (rc == 0)
 			subid_user_free(&u);
-		} else {
-			/* unknown to NSS: same name, same owner */
-			size_t k;
-
-			for (k = 0; k < *nlabels; k++)
-				if (strcmp((*labels)[k], f->v[i].owner) == 0)
-					break;
-			if (k == *nlabels) {
-				char **nl = realloc(*labels, (*nlabels + 1) * sizeof(*nl));
-
-				if (nl == NULL)
-					return -1;
-				*labels = nl;
-				nl[(*nlabels)++] = f->v[i].owner;
-			}
-			it->owner = -1 - (long long)k;
-		}
 	}
+	return 0;
+}
+
+static int
+label_cmp(const void *a, const void *b)
+{
+	const struct item *x = *(const struct item *const *)a, *y = *(const struct item *const *)b;
+
+	return strcmp(x->label, y->label);
+}
+
+/*
+ * Lines whose owner NSS does not know: the same name is the same owner,
+ * numbered -1, -2, ... (never a uid).  Sorted by name, not compared pairwise:
+ * a file of many orphaned lines stays O(n log n).
+ */
+static int
+number_unknown_owners(struct item *v, size_t n)
+{
+	struct item **u = calloc(n + 1, sizeof(*u));
+	size_t nu = 0;
+	long long id = 0;
+
+	if (u == NULL)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (v[i].owner == OWNER_UNKNOWN)
+			u[nu++] = &v[i];
+	qsort(u, nu, sizeof(*u), label_cmp);
+	for (size_t i = 0; i < nu; i++) {
+		if (i == 0 || strcmp(u[i - 1]->label, u[i]->label) != 0)
+			id--;
+		u[i]->owner = id;
+	}
+	free(u);
 	return 0;
 }
 
@@ -536,8 +556,7 @@ cmd_check(struct ctl *c)
 	struct row_vec rows = { NULL, 0, 0 };
 	struct subid_file fu = { NULL, 0, 0 }, fg = { NULL, 0, 0 };
 	struct item *items = NULL;
-	char **labels = NULL;
-	size_t nitems = 0, nlabels = 0;
+	size_t nitems = 0;
 
 	if (!c->cfg_loaded) {
 		problem(&r, "config: %s refused (see the message above); nothing else of subid's works", c->paths.conf);
@@ -561,8 +580,8 @@ cmd_check(struct ctl *c)
 		it->src = 0;
 		it->kind = rows.v[i].kind;
 	}
-	if (add_file_items(c, c->paths.subuid, 1, &items, &nitems, &labels, &nlabels, &fu) != 0 ||
-	    add_file_items(c, c->paths.subgid, 2, &items, &nitems, &labels, &nlabels, &fg) != 0 ||
+	if (add_file_items(c, c->paths.subuid, 1, &items, &nitems, &fu) != 0 ||
+	    add_file_items(c, c->paths.subgid, 2, &items, &nitems, &fg) != 0 || number_unknown_owners(items, nitems) != 0 ||
 	    report_overlaps(c, &r, items, nitems) != 0 || check_real_ids(c, &r, &rows) != 0)
 		goto oom;
 	if (check_line_owners(&r, &rows, c->paths.subuid, SUBID_KIND_UID, &fu) != 0 ||
@@ -584,7 +603,6 @@ oom:
 	r.error = true;
 out:
 	free(items);
-	free(labels);
 	subid_file_free(&fu);
 	subid_file_free(&fg);
 	ctl_rows_free(&rows);

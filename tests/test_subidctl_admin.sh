@@ -108,6 +108,13 @@ expect_problem "a store range over another owner's /etc/subuid line" "overlap: s
 printf 'bob:%s:10\n' $((M + C + 5)) >>/etc/subuid
 capture ctl check
 check_eq "the owner's own line over his range is no problem" 0 "$C_RC"
+# lines of owners NSS does not know: one name is one owner, two names are two
+printf 'ghost1:300000:10\nghost2:300100:10\nghost1:300005:10\nghost2:300105:10\nghost3:300108:10\n' >/etc/subuid
+capture ctl check
+check_match "unknown owners: two names overlapping are reported" \
+	"^problem: overlap: /etc/subuid subuid \[300100, 300110\) of ghost2 and /etc/subuid subuid \[300108, 300118\) of ghost3" "$C_OUT"
+check_nomatch "unknown owners: one name's own lines are one owner's" "of ghost1 and .* of ghost1|of ghost2 and .* of ghost2" "$C_OUT"
+check_eq "unknown owners: ghost2's two lines against ghost3's, nothing else" 2 "$(grep -c '^problem: overlap: ' <<<"$C_OUT")"
 : >/etc/subuid
 sql "INSERT INTO ranges(uid, kind, start, count, name, granted) VALUES (2004, 1, 1000, 10, 'dave', 1)"
 expect_problem "a range over login.defs' real IDs" "real IDs: uid 2004's subuid \[1000, 1010\) overlaps the IDs of real accounts"
