@@ -437,12 +437,7 @@ int
 subid_core_rows(const struct subid_config *cfg, const struct subid_paths *paths, const struct subid_log *log,
 		int (*fn)(const struct subid_row *row, void *ctx), void *ctx)
 {
-	struct subid_store *st = NULL;
-	int rc = subid_store_open_ro(&st, cfg->db_path, paths->trusted_uid, log);
+	const struct subid_backend_ctx x = { cfg, paths, log };
 
-	if (rc != SUBID_OK)
-		return rc;
-	rc = subid_store_foreach(st, fn, ctx);
-	subid_store_close(st);
-	return rc;
+	return subid_backend_for(cfg)->list(&x, fn, ctx);
 }

@@ -72,11 +72,22 @@ struct subid_backend {
 	 */
 	int (*release)(const struct subid_backend_ctx *x, uid_t uid);
 	/*
+	 * Every range this host serves, as subid_store_foreach() (the ldap
+	 * back end: its replica, what the directory said at each owner's last
+	 * login): SUBID_OK, fn's value, SUBID_NONE (nothing stored yet) or
+	 * SUBID_ERR.
+	 */
+	int (*list)(const struct subid_backend_ctx *x, int (*fn)(const struct subid_row *row, void *ctx), void *ctx);
+	/*
 	 * Owners taken over from shadow's files (subidctl import) into st, in
 	 * one transaction: as subid_store_import_many().
 	 */
 	int (*import)(const struct subid_backend_ctx *x, struct subid_store *st, struct subid_import *v, size_t n);
 };
+
+/* The writer store's rows (read-only open): both back ends' list. */
+int subid_backend_store_rows(const struct subid_backend_ctx *x, int (*fn)(const struct subid_row *row, void *ctx),
+			     void *ctx);
 
 extern const struct subid_backend subid_backend_local;
 extern const struct subid_backend subid_backend_ldap;

@@ -200,5 +200,6 @@ const struct subid_backend subid_backend_ldap = {
 	.ensure = ldap_ensure,
 	.get = ldap_get,
 	.release = ldap_release,
+	.list = subid_backend_store_rows,	/* the replica */
 	.import = NULL,
 };

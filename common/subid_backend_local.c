@@ -29,6 +29,20 @@ local_release(const struct subid_backend_ctx *x, uid_t uid)
 	return SUBID_NONE;
 }
 
+int
+subid_backend_store_rows(const struct subid_backend_ctx *x, int (*fn)(const struct subid_row *row, void *ctx),
+			 void *ctx)
+{
+	struct subid_store *st = NULL;
+	int rc = subid_store_open_ro(&st, x->cfg->db_path, x->paths->trusted_uid, x->log);
+
+	if (rc != SUBID_OK)
+		return rc;
+	rc = subid_store_foreach(st, fn, ctx);
+	subid_store_close(st);
+	return rc;
+}
+
 static int
 local_import(const struct subid_backend_ctx *x, struct subid_store *st, struct subid_import *v, size_t n)
 {
@@ -45,5 +59,6 @@ const struct subid_backend subid_backend_local = {
 	.ensure = local_ensure,
 	.get = NULL,
 	.release = local_release,
+	.list = subid_backend_store_rows,
 	.import = local_import,
 };
